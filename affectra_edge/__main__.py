@@ -1,0 +1,3 @@
+from affectra_edge.cli import main
+
+raise SystemExit(main())

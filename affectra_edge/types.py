@@ -1,0 +1,195 @@
+"""Small immutable values that cross module boundaries.
+
+The data flow is sources → detect → classify → track → sessions → store / publish / web;
+each arrow carries one of the types below and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+#: Output order of the emotion model, and the order used everywhere else (store columns,
+#: MQTT payloads, API). Never reorder: it is part of the public contract.
+EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+SCHEMA_VERSION = 1
+
+
+def iso_utc(ts: float) -> str:
+    """Epoch seconds → ISO-8601 UTC with millisecond precision and a trailing ``Z``."""
+    dt = _dt.datetime.fromtimestamp(ts, tz=_dt.timezone.utc)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso_utc(text: str) -> float:
+    """ISO-8601 (``Z`` or offset; naive means UTC) → epoch seconds."""
+    dt = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=_dt.timezone.utc)
+    return dt.timestamp()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    """One decoded picture.
+
+    ``image`` is HxWx3 uint8 in **BGR** order (OpenCV's, and picamera2's ``RGB888``).
+    ``timestamp`` is epoch seconds (UTC) of capture; for files it is derived from the
+    stream position, so replays are deterministic at any speed.
+    """
+
+    image: np.ndarray
+    timestamp: float
+    index: int
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A face box in pixel coordinates of the frame it was found in."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float = 1.0
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.w) * max(0.0, self.h)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.w / 2.0, self.y + self.h / 2.0)
+
+    def iou(self, other: Box) -> float:
+        ix = max(0.0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        iy = max(0.0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def as_list(self) -> list[int]:
+        return [round(self.x), round(self.y), round(self.w), round(self.h)]
+
+
+@dataclass(frozen=True, slots=True)
+class Emotions:
+    """A 7-class probability vector in :data:`EMOTIONS` order."""
+
+    probs: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.probs) != len(EMOTIONS):
+            raise ValueError(f"expected {len(EMOTIONS)} probabilities, got {len(self.probs)}")
+
+    @property
+    def dominant(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(max(self.probs))
+
+    def as_dict(self, digits: int = 4) -> dict[str, float]:
+        return {k: round(float(v), digits) for k, v in zip(EMOTIONS, self.probs)}
+
+
+@dataclass(frozen=True, slots=True)
+class FaceObservation:
+    """A detected face and, once classified, its emotion distribution."""
+
+    box: Box
+    emotions: Emotions | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedFace:
+    """A face the tracker has tied to a persistent identity."""
+
+    track_id: int
+    box: Box
+    emotions: Emotions | None
+    #: True when the face was matched in this very frame (False while coasting through a gap).
+    visible: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerSession:
+    """One person in front of the artwork: from first sight to the end of the gap.
+
+    ``state`` is ``open`` while the viewer is still there (``ended_at`` is then the last
+    time they were seen) and ``closed`` once the session is final.
+    """
+
+    session_id: str
+    track_id: int
+    started_at: float
+    ended_at: float
+    frames: int
+    emotions: Emotions
+    state: Literal["open", "closed"] = "closed"
+    device_id: str = ""
+    artwork: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)
+
+    @property
+    def dominant(self) -> str:
+        return self.emotions.dominant
+
+    def to_json(self) -> dict:
+        """The session's public JSON shape (CLI, API and MQTT share it)."""
+        return {
+            "type": "session",
+            "version": SCHEMA_VERSION,
+            "session_id": self.session_id,
+            "device_id": self.device_id,
+            "artwork": self.artwork,
+            "started_at": iso_utc(self.started_at),
+            "ended_at": iso_utc(self.ended_at),
+            "duration_s": round(self.duration_s, 3),
+            "frames": self.frames,
+            "emotions": self.emotions.as_dict(),
+            "dominant": self.dominant,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """What the session builder tells its sinks.
+
+    ``start`` when a viewer has been seen for the minimum time, ``update`` periodically while
+    they stay (so a crash loses at most one update interval), ``end`` once they have been gone
+    for the gap time. The session is a snapshot at the time of the event.
+    """
+
+    kind: Literal["start", "update", "end"]
+    session: ViewerSession
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """Everything the pipeline learned from one frame (for the live view and statistics)."""
+
+    frame_index: int
+    timestamp: float
+    faces: tuple[TrackedFace, ...]
+    events: tuple[SessionEvent, ...] = ()
+    #: milliseconds per stage: decode, detect, classify, track
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    width: int = 0
+    height: int = 0
