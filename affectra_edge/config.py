@@ -141,6 +141,8 @@ class WebConfig:
     session_ttl_s: int = field(default=12 * 3600, metadata=_opt(60, 30 * 86400))
     max_upload_mb: float = field(default=5.0, metadata=_opt(0.1, 50))
     threads: int = field(default=16, metadata=_opt(2, 256))
+    #: web users (scrypt hashes only), written by ``affectra-edge set-password``
+    users_file: str = str(DEFAULT_STATE_DIR / "users.json")
 
 
 @dataclass(frozen=True)

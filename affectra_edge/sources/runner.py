@@ -1,0 +1,200 @@
+"""The capture thread: owns one frame source, reconnects it with backoff, hands frames on.
+
+Live sources write into a one-item slot (the newest frame wins and the overwritten one is
+counted as dropped) so capture never waits for inference. File sources go through a short
+blocking queue so that every frame is processed, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from affectra_edge.config import CameraConfig
+from affectra_edge.ports import FrameSource, SourceError, SourceUnavailable
+from affectra_edge.sources import SourceCounters, build_source
+from affectra_edge.types import Frame
+
+logger = logging.getLogger(__name__)
+
+State = Literal["connecting", "streaming", "lost", "ended", "error", "stopped"]
+
+_END = object()
+
+
+class CaptureRunner:
+    def __init__(
+        self,
+        camera: CameraConfig,
+        *,
+        factory: Callable[[CameraConfig, SourceCounters], FrameSource] = build_source,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._factory = factory
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self.camera = camera
+        self.counters = SourceCounters()
+        self.state: State = "stopped"
+        self.error: str = ""
+        self.state_since = clock()
+        self.last_frame_at: float | None = None
+        self._latest: Frame | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=4)
+        self._live = camera.type not in ("file",)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._generation = 0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        self._stop.clear()
+        self._generation += 1
+        self._thread = threading.Thread(
+            target=self._run, args=(self.camera, self._generation), name="capture", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        # unblock a producer waiting on a full queue
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._set_state("stopped")
+
+    def switch(self, camera: CameraConfig) -> None:
+        """Replace the source at run time (from the UI/API); counters start again."""
+        logger.info("switching camera to %s", camera.type)
+        self.stop()
+        self.camera = camera
+        self.counters = SourceCounters()
+        self._latest = None
+        self._queue = queue.Queue(maxsize=4)
+        self._live = camera.type not in ("file",)
+        self.start()
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    # ---- consumer side ---------------------------------------------------------------------
+    def next_frame(self, timeout: float = 1.0) -> Frame | None:
+        """The next frame for the pipeline, or None on timeout / end of a file."""
+        if not self._live:
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                return None
+            return None if item is _END else item
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._latest is not None or self._stop.is_set(), timeout):
+                return None
+            frame, self._latest = self._latest, None
+            return frame
+
+    @property
+    def ended(self) -> bool:
+        return self.state == "ended"
+
+    def status(self) -> dict:
+        with self._lock:
+            return {
+                "type": self.camera.type,
+                "source": self._describe(self.camera),
+                "state": self.state,
+                "error": self.error,
+                "since_s": round(self._clock() - self.state_since, 1),
+                "last_frame_age_s": (
+                    None if self.last_frame_at is None else round(self._clock() - self.last_frame_at, 2)
+                ),
+                **self.counters.as_dict(),
+            }
+
+    @staticmethod
+    def _describe(camera: CameraConfig) -> str:
+        return {"file": camera.path, "usb": camera.device, "esp32": camera.url}.get(camera.type, camera.type)
+
+    # ---- producer side ---------------------------------------------------------------------
+    def _set_state(self, state: State, error: str = "") -> None:
+        with self._lock:
+            if state != self.state:
+                self.state_since = self._clock()
+            self.state = state
+            self.error = error
+
+    def _deliver(self, frame: Frame) -> None:
+        self.counters.inc("frames")
+        self.last_frame_at = self._clock()
+        if self._live:
+            with self._cond:
+                if self._latest is not None:
+                    self.counters.inc("dropped")
+                self._latest = frame
+                self._cond.notify_all()
+        else:
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(frame, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
+    def _run(self, camera: CameraConfig, generation: int) -> None:
+        delay = camera.reconnect_min_s
+        first = True
+        while not self._stop.is_set():
+            self._set_state("connecting")
+            source: FrameSource | None = None
+            try:
+                source = self._factory(camera, self.counters)
+                source.open()
+                if not first:
+                    self.counters.inc("reconnects")
+                first = False
+                got_frame = False
+                while not self._stop.is_set():
+                    frame = source.read()
+                    if frame is None:
+                        self._set_state("ended")
+                        if not self._live:
+                            self._queue.put(_END)
+                        logger.info("source %s: end of stream", self._describe(camera))
+                        return
+                    if not got_frame:
+                        got_frame = True
+                        delay = camera.reconnect_min_s
+                        self._set_state("streaming")
+                        logger.info("source %s: streaming", self._describe(camera))
+                    self._deliver(frame)
+            except SourceUnavailable as exc:
+                logger.error("camera %s: %s", camera.type, exc)
+                self._set_state("error", str(exc))
+                if not self._live:
+                    self._queue.put(_END)
+                return
+            except SourceError as exc:
+                logger.warning("camera %s lost: %s; retrying in %.1f s", camera.type, exc, delay)
+                self._set_state("lost", str(exc))
+            except Exception as exc:  # a source bug must not take the daemon down
+                logger.exception("camera %s failed; retrying in %.1f s", camera.type, delay)
+                self._set_state("lost", f"{type(exc).__name__}: {exc}")
+            finally:
+                if source is not None:
+                    try:
+                        source.close()
+                    except Exception:
+                        logger.debug("closing source failed", exc_info=True)
+            self._stop.wait(delay)
+            delay = min(camera.reconnect_max_s, delay * 2)
