@@ -32,7 +32,9 @@ def _command_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="affectra-edge", description="Dwell time and emotion analytics for one artwork.")
+    parser = _Parser(
+        prog="affectra-edge", description="Dwell time and emotion analytics for one artwork."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

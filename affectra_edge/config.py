@@ -200,7 +200,9 @@ class Config:
 _HINTS = typing.get_type_hints(Config)
 #: section name → its dataclass
 SECTIONS: dict[str, type] = {
-    f.name: _HINTS[f.name] for f in dataclasses.fields(Config) if f.name not in ("source", "present")
+    f.name: _HINTS[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name not in ("source", "present")
 }
 
 
@@ -274,7 +276,9 @@ def _cross_checks(cfg: Config, path: str | None) -> None:
         if not cam.url:
             raise ConfigError(path, "camera.url", 'is required when camera.type = "esp32"')
         if not re.match(r"^https?://[^\s/]+", cam.url):
-            raise ConfigError(path, "camera.url", f"must be an http:// or https:// URL, not {cam.url!r}")
+            raise ConfigError(
+                path, "camera.url", f"must be an http:// or https:// URL, not {cam.url!r}"
+            )
     if cam.reconnect_min_s > cam.reconnect_max_s:
         raise ConfigError(path, "camera.reconnect_min_s", "must not exceed camera.reconnect_max_s")
     if bool(cfg.web.tls_cert) != bool(cfg.web.tls_key):

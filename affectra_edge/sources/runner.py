@@ -99,7 +99,9 @@ class CaptureRunner:
                 return None
             return None if item is _END else item
         with self._cond:
-            if not self._cond.wait_for(lambda: self._latest is not None or self._stop.is_set(), timeout):
+            if not self._cond.wait_for(
+                lambda: self._latest is not None or self._stop.is_set(), timeout
+            ):
                 return None
             frame, self._latest = self._latest, None
             return frame
@@ -117,14 +119,18 @@ class CaptureRunner:
                 "error": self.error,
                 "since_s": round(self._clock() - self.state_since, 1),
                 "last_frame_age_s": (
-                    None if self.last_frame_at is None else round(self._clock() - self.last_frame_at, 2)
+                    None
+                    if self.last_frame_at is None
+                    else round(self._clock() - self.last_frame_at, 2)
                 ),
                 **self.counters.as_dict(),
             }
 
     @staticmethod
     def _describe(camera: CameraConfig) -> str:
-        return {"file": camera.path, "usb": camera.device, "esp32": camera.url}.get(camera.type, camera.type)
+        return {"file": camera.path, "usb": camera.device, "esp32": camera.url}.get(
+            camera.type, camera.type
+        )
 
     # ---- producer side ---------------------------------------------------------------------
     def _set_state(self, state: State, error: str = "") -> None:

@@ -1,0 +1,34 @@
+"""``affectra-edge run --config FILE``: the daemon, in the foreground (what systemd starts)."""
+
+from __future__ import annotations
+
+import argparse
+
+from affectra_edge.config import DEFAULT_CONFIG_PATH
+
+NAME = "run"
+HELP = "run the appliance daemon in the foreground"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        "-c",
+        metavar="FILE",
+        default=str(DEFAULT_CONFIG_PATH),
+        help=f"TOML configuration (default {DEFAULT_CONFIG_PATH})",
+    )
+    p.add_argument("--duration", type=float, metavar="S", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from affectra_edge.app import Appliance
+    from affectra_edge.cli import setup_logging
+    from affectra_edge.commands._runtime import serve
+    from affectra_edge.config import load_config
+
+    cfg = load_config(args.config)
+    if not args.verbose:
+        setup_logging(level=cfg.logging.level)
+    app = Appliance.from_config(cfg)
+    return serve(app, duration=args.duration)
