@@ -45,7 +45,7 @@ class Pipeline:
         t1 = self._timer()
         emotions = self.classifier.classify(frame.image, boxes) if boxes else []
         t2 = self._timer()
-        obs = [FaceObservation(b, e) for b, e in zip(boxes, emotions)]
+        obs = [FaceObservation(b, e) for b, e in zip(boxes, emotions, strict=True)]
         return obs, {"detect": (t1 - t0) * 1000.0, "classify": (t2 - t1) * 1000.0}
 
     def process(self, frame: Frame, decode_ms: float = 0.0) -> FrameResult:

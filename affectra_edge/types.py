@@ -103,7 +103,7 @@ class Emotions:
         return float(max(self.probs))
 
     def as_dict(self, digits: int = 4) -> dict[str, float]:
-        return {k: round(float(v), digits) for k, v in zip(EMOTIONS, self.probs)}
+        return {k: round(float(v), digits) for k, v in zip(EMOTIONS, self.probs, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,9 +130,9 @@ class DemoScene:
     def render(self, t: float) -> np.ndarray:
         frame = self._bg.copy()
         for cx, cy, wpx, flip in sorted(self.placements(t), key=lambda p: p[2]):
-            sp, m = self._scaled(max(8, int(round(wpx))), flip)
+            sp, m = self._scaled(max(8, round(wpx)), flip)
             h, w = sp.shape[:2]
-            x0, y0 = int(round(cx - w / 2)), int(round(cy - h / 2))
+            x0, y0 = round(cx - w / 2), round(cy - h / 2)
             x1, y1 = max(0, x0), max(0, y0)
             x2, y2 = min(self.width, x0 + w), min(self.height, y0 + h)
             if x2 <= x1 or y2 <= y1:
