@@ -8,7 +8,8 @@ STAMP   = $(VENV)/.setup-stamp
 
 setup: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml scripts/setup.sh scripts/requirements-models.txt
+$(STAMP): setup.cfg pyproject.toml scripts/setup.sh scripts/requirements-models.txt \
+		scripts/requirements-deepface.txt
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
 	@touch $(STAMP)
 

