@@ -7,10 +7,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from affectra_edge.errors import AffectraError
 from affectra_edge.types import Box, Emotions, Frame, SessionEvent
 
 
-class SourceError(Exception):
+class SourceError(AffectraError):
     """A frame source failed (device gone, connection dropped, stream ended unexpectedly).
 
     The capture runner catches this, reports the source as ``lost`` and reconnects with

@@ -1,0 +1,105 @@
+"""The CLI contract of issue 2, through real child processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from affectra_edge.types import EMOTIONS
+from tests.support import PYTHON
+
+
+def cli(*args, env=None, timeout=120):
+    return subprocess.run(
+        [PYTHON, "-m", "affectra_edge", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def test_replay_json_lines(demo_clip, cli_env):
+    out = cli("replay", str(demo_clip), "--json", env=cli_env)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    sessions = [d for d in lines if d["type"] == "session"]
+    summary = lines[-1]
+    assert summary["type"] == "summary"
+    # four per 50 s cycle, and the two visitors still there when the file ends
+    assert summary["frames"] == 600 and summary["sessions"] == len(sessions) == 6
+    assert summary["faces"] > 300 and summary["seconds"] > 0 and summary["fps"] > 0
+    for s in sessions:
+        assert set(s) >= {
+            "session_id",
+            "started_at",
+            "ended_at",
+            "duration_s",
+            "frames",
+            "emotions",
+            "dominant",
+        }
+        assert list(s["emotions"]) == list(EMOTIONS)
+        assert sum(s["emotions"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert s["dominant"] == "happy" and s["started_at"].endswith("Z")
+    # the two first visitors overlap in time
+    a, b = sessions[:2]
+    assert a["started_at"] < b["ended_at"] and b["started_at"] < a["ended_at"]
+
+
+def test_replay_image_folder_and_text_output(tmp_path, astronaut, cli_env):
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(30):  # 2 s at the default 15 fps
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), astronaut)
+    (folder / "031.jpg").write_bytes(b"not a jpeg")
+    out = cli("replay", str(folder), env=cli_env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("session ") == 1 and "happy" in out.stdout
+    assert "30 frames" in out.stdout
+
+
+def test_replay_missing_path_is_a_clear_error(tmp_path, cli_env):
+    out = cli("replay", str(tmp_path / "nope.mp4"), env=cli_env)
+    assert out.returncode != 0
+    assert "nope.mp4" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_analyze_images_and_bad_files(tmp_path, astronaut_path, cli_env):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
+    out = cli("analyze", str(astronaut_path), str(bad), env=cli_env)
+    assert out.returncode == 0, out.stderr
+    good, broken = (json.loads(line) for line in out.stdout.splitlines())
+    assert good["file"] == str(astronaut_path)
+    (face,) = good["faces"]
+    assert face["dominant"] == "happy" and len(face["box"]) == 4 and face["score"] > 0.5
+    assert broken["file"] == str(bad) and "error" in broken
+
+
+def test_analyze_whole_image_for_cropped_faces(tmp_path, astronaut, cli_env):
+    import cv2
+
+    crop = tmp_path / "crop.png"
+    cv2.imwrite(str(crop), cv2.cvtColor(astronaut[80:180, 180:280], cv2.COLOR_BGR2GRAY))
+    out = cli("analyze", "--whole-image", str(crop), env=cli_env)
+    (doc,) = [json.loads(line) for line in out.stdout.splitlines()]
+    (face,) = doc["faces"]
+    assert face["box"] == [0, 0, 100, 100] and face["dominant"] == "happy"
+
+
+def test_demo_without_web_prints_sessions(cli_env):
+    out = cli("demo", "--no-web", "--duration", "16", "--json", env=cli_env, timeout=90)
+    assert out.returncode == 0, out.stderr
+    sessions = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert len(sessions) >= 1 and sessions[0]["dominant"] == "happy"
+
+
+def test_help_lists_the_commands(cli_env):
+    out = cli("--help", env=cli_env)
+    for name in ("run", "demo", "replay", "analyze", "check-config", "models"):
+        assert name in out.stdout

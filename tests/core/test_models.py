@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from affectra_edge import models
+from affectra_edge.errors import EXIT_MODEL, ModelError
+
+
+def test_every_pinned_model_verifies():
+    keys = {k for k, _ in models.verify_all()}
+    assert keys == set(models.MODELS)
+
+
+def test_corrupt_model_names_file_and_fix(tmp_path, monkeypatch):
+    bad = tmp_path / "emotion_model_quantized.tflite"
+    shutil.copy(models.locate("emotion"), bad)
+    data = bytearray(bad.read_bytes())
+    data[1000] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(models, "_verified", {})
+    monkeypatch.setattr(models, "locate", lambda key: bad)
+    with pytest.raises(ModelError) as err:
+        models.model_path("emotion")
+    msg = str(err.value)
+    assert str(bad) in msg and "corrupt" in msg and "make setup" in msg
+    assert err.value.exit_code == EXIT_MODEL
+
+
+def test_missing_model_file_and_missing_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "_verified", {})
+    monkeypatch.setattr(models, "locate", lambda key: tmp_path / "gone.tflite")
+    with pytest.raises(ModelError, match=r"gone\.tflite is missing.*make setup"):
+        models.model_path("face_short")
+    monkeypatch.undo()
+    monkeypatch.setitem(
+        models.MODELS,
+        "ghost",
+        models.ModelFile("ghost", "no-such-dist-xyz", "x/y.tflite", "0" * 64, "ghost model"),
+    )
+    with pytest.raises(ModelError, match="no-such-dist-xyz"):
+        models.locate("ghost")
