@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Accuracy of the emotion model and of the face detector, through the project's real code.
+
+(a) Emotion: each labelled face goes whole through ``affectra_edge.classify`` (the image is the
+    crop; the classifier does its own preprocessing: gray, 64×64, x/255, (x-0.5)*2). Prints
+    accuracy, per-class precision/recall/F1, the confusion matrix and ms per face. Input:
+    FER2013 PublicTest (``--fer2013 publictest.npz``: ``x`` uint8 (N, 48, 48), ``y`` 0..6 in
+    EMOTIONS order) or any folder laid out ``<label>/*.png`` (``--folder``; label = emotion
+    name or its index).
+(b) Detection: photos with dlib imglab box annotations (``--faces DIR`` holding
+    ``training.xml``/``testing.xml``): recall and precision at IoU ≥ 0.5 for each BlazeFace
+    setting, and for OpenCV's Haar cascade (run in the fer peer venv, which has OpenCV 4.x)
+    as the classic baseline.
+
+Defaults use ``../shared/data`` when present. ``--json`` prints one JSON object instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common
+
+from affectra_edge.classify import build_classifier
+from affectra_edge.config import ClassifierConfig
+from affectra_edge.detect.blazeface import BlazeFaceDetector
+from affectra_edge.types import EMOTIONS, Box
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".pgm"}
+
+#: BlazeFace settings evaluated on the annotated photos: (model, min_score)
+DETECTOR_SETTINGS = [
+    ("short", 0.5),
+    ("short", 0.6),
+    ("short", 0.75),
+    ("full", 0.5),
+    ("full", 0.6),
+    ("full", 0.75),
+]
+
+
+# --------------------------------------------------------------------------- emotion ----
+def load_fer2013(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as z:
+        x, y = z["x"], z["y"].astype(np.int64)
+    if x.ndim != 3 or len(x) != len(y):
+        raise SystemExit(f"{path}: expected x (N, H, W) and y (N,), got {x.shape} and {y.shape}")
+    return x, y
+
+
+def load_folder(root: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """``<label>/*.png`` → images, labels. Unreadable files are reported and skipped."""
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        name = sub.name.lower()
+        if name in EMOTIONS:
+            label = EMOTIONS.index(name)
+        elif name.isdigit() and int(name) < len(EMOTIONS):
+            label = int(name)
+        else:
+            print(f"accuracy: skipping folder {sub}: not an emotion label", file=sys.stderr)
+            continue
+        for f in sorted(sub.iterdir()):
+            if f.suffix.lower() not in IMAGE_EXTS:
+                continue
+            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                print(f"accuracy: cannot read {f}", file=sys.stderr)
+                continue
+            images.append(img)
+            labels.append(label)
+    if not images:
+        raise SystemExit(f"{root}: no labelled images found (expected <label>/*.png)")
+    return images, np.asarray(labels, dtype=np.int64)
+
+
+def evaluate_emotion(images, labels: np.ndarray, backend: str = "tflite") -> dict:
+    clf = build_classifier(ClassifierConfig(backend=backend))
+    n = len(labels)
+    preds = np.empty(n, dtype=np.int64)
+    times = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        img = images[i]
+        if img.ndim == 2:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        elif img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+        h, w = img.shape[:2]
+        t = time.perf_counter()
+        # The whole image is the face crop (FER2013 faces are already cropped and aligned).
+        (emo,) = clf.classify(img, [Box(0.0, 0.0, float(w), float(h))])
+        times[i] = (time.perf_counter() - t) * 1000.0
+        preds[i] = int(np.argmax(emo.probs))
+    k = len(EMOTIONS)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (labels, preds), 1)
+    per_class = {}
+    for c, name in enumerate(EMOTIONS):
+        tp = int(cm[c, c])
+        support = int(cm[c].sum())
+        predicted = int(cm[:, c].sum())
+        p = tp / predicted if predicted else 0.0
+        r = tp / support if support else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        per_class[name] = {"precision": p, "recall": r, "f1": f1, "support": support}
+    supported = [v for v in per_class.values() if v["support"]]
+    return {
+        "backend": backend,
+        "faces": n,
+        "accuracy": float((preds == labels).mean()) if n else 0.0,
+        "macro_f1": float(np.mean([v["f1"] for v in supported])) if supported else 0.0,
+        "per_class": per_class,
+        "confusion": cm.tolist(),
+        "ms_per_face": common.summary(times),
+    }
+
+
+def print_emotion(res: dict, source: str) -> None:
+    print(f"\n== Emotion model on {source} ({res['faces']} faces, backend {res['backend']})")
+    print(f"accuracy {res['accuracy'] * 100:.2f} %   macro F1 {res['macro_f1']:.3f}")
+    ms = res["ms_per_face"]
+    print(f"ms per face: mean {ms['mean']:.3f}  p50 {ms['p50']:.3f}  p95 {ms['p95']:.3f}")
+    print(f"{'class':<9} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
+    for name, v in res["per_class"].items():
+        print(
+            f"{name:<9} {v['precision']:>9.3f} {v['recall']:>7.3f} {v['f1']:>6.3f} "
+            f"{v['support']:>8d}"
+        )
+    print("confusion matrix (rows = true, columns = predicted):")
+    print(" " * 9 + " ".join(f"{n[:7]:>7}" for n in EMOTIONS))
+    for name, row in zip(EMOTIONS, res["confusion"]):
+        print(f"{name:<9}" + " ".join(f"{v:>7d}" for v in row))
+
+
+# ------------------------------------------------------------------------- detection ----
+def load_annotations(faces_dir: Path) -> dict[Path, list[common.GtBox]]:
+    ann: dict[Path, list[common.GtBox]] = {}
+    for name in ("training.xml", "testing.xml"):
+        xml = faces_dir / name
+        if xml.exists():
+            for f, boxes in common.load_imglab(xml).items():
+                ann[(xml.parent / f).resolve()] = boxes
+    if not ann:
+        raise SystemExit(f"{faces_dir}: no training.xml / testing.xml with boxes")
+    return ann
+
+
+def score_setting(
+    dets: dict[Path, list[tuple[float, float, float, float, float]]],
+    ann: dict[Path, list[common.GtBox]],
+) -> dict:
+    tp = fp = fn = 0
+    for path, gts in ann.items():
+        a, b, c = common.match_detections(dets.get(path, []), gts, 0.5)
+        tp, fp, fn = tp + a, fp + b, fn + c
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+    }
+
+
+def evaluate_detection(faces_dir: Path, with_haar: bool = True) -> dict:
+    ann = load_annotations(faces_dir)
+    images = {}
+    for p in ann:
+        img = cv2.imread(str(p))
+        if img is None:
+            print(f"accuracy: cannot read {p}", file=sys.stderr)
+            continue
+        images[p] = img
+    ann = {p: b for p, b in ann.items() if p in images}
+    results: dict[str, dict] = {}
+    for model, min_score in DETECTOR_SETTINGS:
+        det = BlazeFaceDetector(model, min_score=min_score)
+        dets: dict[Path, list] = {}
+        spent = 0.0
+        for p, img in images.items():
+            t = time.perf_counter()
+            boxes = det.detect(img)
+            spent += time.perf_counter() - t
+            dets[p] = [(b.x, b.y, b.w, b.h, b.score) for b in boxes]
+        r = score_setting(dets, ann)
+        r["ms_per_image"] = spent * 1000.0 / max(1, len(images))
+        results[f"blazeface {model} min_score {min_score}"] = r
+    haar_note = ""
+    if with_haar:
+        py = common.peer_python("fer")
+        if py is None:
+            haar_note = "Haar baseline skipped: run bench/peers/setup.sh (needs OpenCV 4.x)"
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                lst = Path(tmp) / "images.json"
+                lst.write_text(json.dumps([str(p) for p in images]))
+                proc = subprocess.run(
+                    [str(py), str(common.PEERS_DIR / "haar_detect.py"), str(lst)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+            if proc.returncode != 0:
+                haar_note = f"Haar baseline failed: {proc.stderr.strip()[-300:]}"
+            else:
+                out = json.loads(proc.stdout.strip().splitlines()[-1])
+                haar_note = f"Haar cascade from OpenCV {out['opencv']} (fer peer venv)"
+                for name, per_image in out["settings"].items():
+                    dets = {Path(k): [tuple(d) for d in v] for k, v in per_image.items()}
+                    r = score_setting(dets, ann)
+                    r["ms_per_image"] = out["ms_per_image"][name]
+                    results[name] = r
+    return {
+        "images": len(images),
+        "faces": sum(1 for b in ann.values() for g in b if not g.ignore),
+        "ignored": sum(1 for b in ann.values() for g in b if g.ignore),
+        "settings": results,
+        "note": haar_note,
+    }
+
+
+def print_detection(res: dict, source: str) -> None:
+    print(
+        f"\n== Face detection on {source} ({res['images']} images, {res['faces']} faces, "
+        f"{res['ignored']} ignored), IoU >= 0.5"
+    )
+    print(
+        f"{'setting':<40} {'recall':>7} {'precision':>9} {'TP':>4} {'FP':>4} {'FN':>4} {'ms/img':>7}"
+    )
+    for name, r in res["settings"].items():
+        print(
+            f"{name:<40} {r['recall']:>7.3f} {r['precision']:>9.3f} {r['tp']:>4d} {r['fp']:>4d} "
+            f"{r['fn']:>4d} {r['ms_per_image']:>7.2f}"
+        )
+    if res["note"]:
+        print(res["note"])
+
+
+# ------------------------------------------------------------------------------ main ----
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--fer2013", type=Path, help="FER2013 .npz with x (N,48,48) and y")
+    ap.add_argument("--folder", type=Path, help="folder laid out <label>/*.png")
+    ap.add_argument("--faces", type=Path, help="folder with dlib imglab training/testing.xml")
+    ap.add_argument("--backend", default="tflite", choices=["tflite", "deepface"])
+    ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N faces")
+    ap.add_argument("--no-emotion", action="store_true")
+    ap.add_argument("--no-detection", action="store_true")
+    ap.add_argument("--no-haar", action="store_true", help="skip the OpenCV Haar baseline")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args(argv)
+
+    out: dict = {"machine": common.machine_info()}
+    if not args.no_emotion:
+        source = None
+        if args.folder:
+            images, labels = load_folder(args.folder)
+            source = str(args.folder)
+        else:
+            npz = args.fer2013 or common.DATA_DIR / "fer2013" / "publictest.npz"
+            if npz.exists():
+                images, labels = load_fer2013(npz)
+                source = str(npz)
+            else:
+                print(f"accuracy: emotion skipped: {npz} not found", file=sys.stderr)
+        if source:
+            if args.limit:
+                images, labels = images[: args.limit], labels[: args.limit]
+            out["emotion"] = evaluate_emotion(images, labels, args.backend)
+            out["emotion"]["source"] = source
+            if not args.json:
+                print_emotion(out["emotion"], source)
+    if not args.no_detection:
+        faces = args.faces or common.DATA_DIR / "photos" / "dlib_faces"
+        if faces.exists():
+            out["detection"] = evaluate_detection(faces, with_haar=not args.no_haar)
+            out["detection"]["source"] = str(faces)
+            if not args.json:
+                print_detection(out["detection"], str(faces))
+        else:
+            print(f"accuracy: detection skipped: {faces} not found", file=sys.stderr)
+    if args.json:
+        print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
