@@ -139,7 +139,7 @@ def print_emotion(res: dict, source: str) -> None:
         )
     print("confusion matrix (rows = true, columns = predicted):")
     print(" " * 9 + " ".join(f"{n[:7]:>7}" for n in EMOTIONS))
-    for name, row in zip(EMOTIONS, res["confusion"]):
+    for name, row in zip(EMOTIONS, res["confusion"], strict=True):
         print(f"{name:<9}" + " ".join(f"{v:>7d}" for v in row))
 
 

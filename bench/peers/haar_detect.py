@@ -23,7 +23,8 @@ SETTINGS = {
 
 
 def main(argv: list[str]) -> int:
-    paths = json.load(open(argv[1]))
+    with open(argv[1]) as f:
+        paths = json.load(f)
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     out: dict[str, dict[str, list]] = {}
     ms: dict[str, float] = {}
@@ -44,7 +45,7 @@ def main(argv: list[str]) -> int:
             spent += time.perf_counter() - t
             res[p] = [
                 [float(x), float(y), float(w), float(h), float(s)]
-                for (x, y, w, h), s in zip(faces, list(weights) or [1.0] * len(faces))
+                for (x, y, w, h), s in zip(faces, list(weights) or [1.0] * len(faces), strict=True)
             ]
         out[name] = res
         ms[name] = spent * 1000.0 / max(1, len(paths))
