@@ -8,9 +8,12 @@ process against pinned SHA-256 sums.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import logging
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,9 +129,35 @@ def make_interpreter(path: Path, num_threads: int = 1):
                 "no TFLite runtime: install ai-edge-litert (pip install ai-edge-litert), "
                 "or tflite-runtime with numpy<2 on boards without it"
             ) from None
-    try:
-        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"cannot load model {path}: {exc}") from None
+    with _quiet_native_stderr():
+        try:
+            interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"cannot load model {path}: {exc}") from None
     return interpreter
+
+
+_NOISE = (b"Created TensorFlow Lite XNNPACK delegate",)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """The TFLite runtime prints an INFO line to fd 2 from C++ on every start, with no switch
+    to turn it off; hold back fd 2 while the interpreter is built and pass on everything else."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            for line in tmp.read().splitlines(keepends=True):
+                if not any(n in line for n in _NOISE):
+                    os.write(2, line)
