@@ -1,0 +1,128 @@
+"""MQTT topics and payload builders (pure functions: no network, easy to test).
+
+Every JSON payload carries ``device_id``, the schema ``version`` and ISO-8601 UTC times, so
+a subscriber can tell devices and payload generations apart without knowing the topic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from affectra_edge import __version__
+from affectra_edge.types import EMOTIONS, SCHEMA_VERSION, iso_utc
+
+STATUS_ONLINE = "online"
+STATUS_OFFLINE = "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The topic names for one device (``prefix`` has no trailing slash)."""
+
+    prefix: str
+    discovery_prefix: str = "homeassistant"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}/status"
+
+    @property
+    def session(self) -> str:
+        return f"{self.prefix}/session"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.prefix}/summary"
+
+    @property
+    def ha_status(self) -> str:
+        """Home Assistant announces ``online`` here when it (re)starts."""
+        return f"{self.discovery_prefix}/status"
+
+
+def _number(value: Any, digits: int | None = None) -> float | int:
+    """A JSON-safe number (NaN/inf/None → 0) so HA templates never see ``NaN``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return 0
+    if not math.isfinite(v):
+        return 0
+    if digits is None:
+        return int(v) if v.is_integer() else v
+    return round(v, digits)
+
+
+def _first(d: dict, *keys: str, default: Any = None) -> Any:
+    for k in keys:
+        if k in d and d[k] is not None:
+            return d[k]
+    return default
+
+
+def emotion_shares_pct(distribution: Any) -> dict[str, float]:
+    """Each emotion's share in percent (sums to 100, or all 0 when nothing was seen).
+
+    ``distribution`` may hold fractions, percentages or counts per emotion: it is normalised
+    here so Home Assistant sensors get the same meaning whatever the store reports.
+    """
+    values = {e: 0.0 for e in EMOTIONS}
+    if isinstance(distribution, dict):
+        for e in EMOTIONS:
+            values[e] = max(0.0, float(_number(distribution.get(e, 0))))
+    total = sum(values.values())
+    if total <= 0:
+        return {e: 0.0 for e in EMOTIONS}
+    return {e: round(100.0 * v / total, 1) for e, v in values.items()}
+
+
+def summary_payload(summary: dict, device_id: str, ts: float | None = None) -> dict:
+    """The retained ``<prefix>/summary`` document built from ``Appliance.summary()``.
+
+    The core fields are always present (0 / null when unknown), whatever names the summary
+    function used, because Home Assistant value templates point at them.
+    """
+    ts = time.time() if ts is None else ts
+    distribution = _first(summary, "distribution", "emotions", default={}) or {}
+    if not isinstance(distribution, dict):
+        distribution = {}
+    dominant = _first(summary, "dominant", "dominant_emotion", "dominant_today")
+    payload = {
+        "type": "summary",
+        "version": SCHEMA_VERSION,
+        "device_id": device_id,
+        "timestamp": iso_utc(ts),
+        "visitors_today": int(_number(_first(summary, "visitors_today", "visitors", default=0))),
+        "avg_dwell_s": _number(
+            _first(summary, "avg_dwell_s", "average_dwell_s", "avg_dwell", default=0), 2
+        ),
+        "dominant": dominant if dominant in EMOTIONS else None,
+        "distribution": {e: _number(distribution.get(e, 0), 4) for e in EMOTIONS},
+        "shares_pct": emotion_shares_pct(distribution),
+        "viewers_now": int(_number(_first(summary, "viewers_now", "viewers", default=0))),
+        "fps": _number(_first(summary, "fps", default=0), 2),
+    }
+    # Anything else the appliance reports rides along, without overriding the fields above.
+    for k, v in summary.items():
+        if k not in payload and k not in ("emotions", "visitors", "viewers", "average_dwell_s"):
+            payload[k] = v
+    return payload
+
+
+def session_payload_text(payload: str | dict) -> str:
+    """The outbox stores ``ViewerSession.to_json()`` as text; publish it as-is (compact)."""
+    if isinstance(payload, str):
+        return payload
+    return json.dumps(payload, separators=(",", ":"), sort_keys=False)
+
+
+def dumps(doc: dict) -> str:
+    return json.dumps(doc, separators=(",", ":"), default=str)
+
+
+def origin_block() -> dict:
+    return {"name": "affectra-edge", "sw_version": __version__}
