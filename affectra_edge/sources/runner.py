@@ -50,6 +50,8 @@ class CaptureRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._generation = 0
+        #: the source the capture thread currently owns (for interrupting a blocked read)
+        self._source: FrameSource | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -62,6 +64,15 @@ class CaptureRunner:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        # A network read may block for up to timeout_s; sources that can be woken up from
+        # another thread (ESP32: shut the socket down) are, so stop/switch stay prompt.
+        source = self._source
+        interrupt = getattr(source, "interrupt", None)
+        if callable(interrupt):
+            try:
+                interrupt()
+            except Exception:
+                logger.debug("interrupting the source failed", exc_info=True)
         with self._cond:
             self._cond.notify_all()
         # unblock a producer waiting on a full queue
@@ -72,6 +83,10 @@ class CaptureRunner:
             pass
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                # its frames are ignored from now on (generation check in _deliver)
+                logger.warning("capture thread did not stop within %.1f s", timeout)
+        self._generation += 1
         self._set_state("stopped")
 
     def switch(self, camera: CameraConfig) -> None:
@@ -140,7 +155,13 @@ class CaptureRunner:
             self.state = state
             self.error = error
 
-    def _deliver(self, frame: Frame) -> None:
+    def _set_state_for(self, generation: int, state: State, error: str = "") -> None:
+        if generation == self._generation:  # a stale thread must not overwrite the new state
+            self._set_state(state, error)
+
+    def _deliver(self, frame: Frame, generation: int) -> None:
+        if generation != self._generation or self._stop.is_set():
+            return  # a thread left over from before a switch: never mix two cameras' frames
         self.counters.inc("frames")
         self.last_frame_at = self._clock()
         if self._live:
@@ -150,53 +171,62 @@ class CaptureRunner:
                 self._latest = frame
                 self._cond.notify_all()
         else:
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(frame, timeout=0.2)
-                    return
-                except queue.Full:
-                    continue
+            self._put(frame)
+
+    def _put(self, item: object) -> None:
+        """Blocking put for file sources that gives up when the runner is stopped."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     def _run(self, camera: CameraConfig, generation: int) -> None:
         delay = camera.reconnect_min_s
         first = True
         while not self._stop.is_set():
-            self._set_state("connecting")
+            self._set_state_for(generation, "connecting")
             source: FrameSource | None = None
             try:
                 source = self._factory(camera, self.counters)
+                self._source = source
                 source.open()
-                if not first:
+                if not first and generation == self._generation:
                     self.counters.inc("reconnects")
                 first = False
                 got_frame = False
                 while not self._stop.is_set():
                     frame = source.read()
                     if frame is None:
-                        self._set_state("ended")
+                        self._set_state_for(generation, "ended")
                         if not self._live:
-                            self._queue.put(_END)
+                            self._put(_END)
                         logger.info("source %s: end of stream", self._describe(camera))
                         return
                     if not got_frame:
                         got_frame = True
                         delay = camera.reconnect_min_s
-                        self._set_state("streaming")
+                        self._set_state_for(generation, "streaming")
                         logger.info("source %s: streaming", self._describe(camera))
-                    self._deliver(frame)
+                    self._deliver(frame, generation)
             except SourceUnavailable as exc:
                 logger.error("camera %s: %s", camera.type, exc)
-                self._set_state("error", str(exc))
+                self._set_state_for(generation, "error", str(exc))
                 if not self._live:
-                    self._queue.put(_END)
+                    self._put(_END)
                 return
             except SourceError as exc:
+                if self._stop.is_set():
+                    break  # interrupted by stop(): not a loss
                 logger.warning("camera %s lost: %s; retrying in %.1f s", camera.type, exc, delay)
-                self._set_state("lost", str(exc))
+                self._set_state_for(generation, "lost", str(exc))
             except Exception as exc:  # a source bug must not take the daemon down
                 logger.exception("camera %s failed; retrying in %.1f s", camera.type, delay)
-                self._set_state("lost", f"{type(exc).__name__}: {exc}")
+                self._set_state_for(generation, "lost", f"{type(exc).__name__}: {exc}")
             finally:
+                if self._source is source:
+                    self._source = None
                 if source is not None:
                     try:
                         source.close()
