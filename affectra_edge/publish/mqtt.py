@@ -243,7 +243,7 @@ class MqttPublisher:
         self._wake.set()
         self._sender.join(max(0.1, deadline - time.monotonic()))
         if self._waiter is not None:
-            self._waiter.join(max(0.1, min(2.0, deadline - time.monotonic())))
+            self._waiter.join(max(0.1, min(1.0, deadline - time.monotonic())))
         if self._connected:
             info = self.client.publish(self.topics.status, STATUS_OFFLINE, qos=1, retain=True)
             self._track(info.mid, "status")
@@ -390,7 +390,7 @@ class MqttPublisher:
     def _run_waiter(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.store.outbox_wait(1.0):
+                if self.store.outbox_wait(0.25):
                     self._wake.set()
             except Exception:
                 # The store is closing or broken; the sender's periodic poll still runs.

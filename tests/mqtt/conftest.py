@@ -340,3 +340,88 @@ def retained(broker: Broker, topic: str, **kw) -> Received | None:
         return got[0] if got else None
     finally:
         sub.close()
+
+
+# ---- the device side -------------------------------------------------------------------------
+
+DEVICE_ID = "gallery-7"
+PREFIX = f"affectra/{DEVICE_ID}"
+
+
+def make_session(i: int, *, t0: float | None = None, device_id: str = DEVICE_ID):
+    """A real finished viewer session (distinct id, plausible emotions)."""
+    import uuid
+
+    from affectra_edge.types import EMOTIONS, Emotions, ViewerSession
+
+    t0 = time.time() - 3600 if t0 is None else t0
+    probs = [0.02] * len(EMOTIONS)
+    probs[i % len(EMOTIONS)] = 1.0 - 0.02 * (len(EMOTIONS) - 1)
+    start = t0 + 10.0 * i
+    return ViewerSession(
+        session_id=str(uuid.uuid4()),
+        track_id=i + 1,
+        started_at=start,
+        ended_at=start + 3.0 + (i % 5),
+        frames=30 + i,
+        emotions=Emotions(tuple(probs)),
+        state="closed",
+        device_id=device_id,
+        artwork="Nighthawks",
+    )
+
+
+def feed(store, session) -> None:
+    """What the pipeline does: a ``start`` event, then the ``end`` event of the same session."""
+    from dataclasses import replace
+
+    from affectra_edge.types import SessionEvent
+
+    store.on_event(SessionEvent("start", replace(session, state="open")))
+    store.on_event(SessionEvent("end", session))
+
+
+@pytest.fixture
+def store(tmp_path):
+    """The real session store (SQLCipher file in tmp_path) with its outbox."""
+    from affectra_edge.config import StorageConfig
+    from affectra_edge.metrics import Registry
+
+    try:
+        from affectra_edge.store import open_store
+    except ImportError as exc:  # the store lands in a parallel change
+        pytest.skip(f"session store not available: {exc}")
+    cfg = StorageConfig(path=str(tmp_path / "affectra.db"), key_file=str(tmp_path / "db.key"))
+    s = open_store(
+        cfg, device_id=DEVICE_ID, artwork="Nighthawks", min_dwell_s=1.0, registry=Registry()
+    )
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def make_publisher():
+    """``make(broker, store, **mqtt_keys)`` → a started-later MqttPublisher; stopped at the end."""
+    from affectra_edge.config import DeviceConfig, MqttConfig
+    from affectra_edge.metrics import Registry
+    from affectra_edge.publish.mqtt import MqttPublisher
+
+    created = []
+
+    def make(broker, store, *, registry=None, summary_fn=None, port=None, **mqtt_keys):
+        mqtt_keys.setdefault("host", broker.host)
+        cfg = MqttConfig(enabled=True, port=port or broker.port, **mqtt_keys)
+        pub = MqttPublisher(
+            cfg,
+            DeviceConfig(id=DEVICE_ID, name="Gallery 7", artwork="Nighthawks"),
+            store,
+            registry=registry or Registry(),
+            summary_fn=summary_fn or (lambda: {}),
+            topic_prefix=PREFIX,
+        )
+        created.append(pub)
+        return pub
+
+    yield make
+    for pub in created:
+        pub.stop(timeout=3.0)
