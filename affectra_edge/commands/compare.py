@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from affectra_edge.commands import add_config_argument, load
@@ -65,7 +66,11 @@ def run(args: argparse.Namespace) -> int:
     for source in result.skipped:
         print(f"affectra-edge: warning: {source}: not a readable image, skipped", file=sys.stderr)
     if args.json:
-        print(json.dumps(result.to_json(faces=args.per_face), indent=2))
+        text = json.dumps(result.to_json(faces=args.per_face), indent=2)
+        # Flat lists (labels, confusion rows) on one line each. The match must start with "[" and
+        # a newline, which JSON strings cannot contain, and is re-encoded from its parsed value,
+        # so string contents are never touched.
+        print(re.sub(r"\[\n[^\[\]{}]*?\n\s*\]", lambda m: json.dumps(json.loads(m[0])), text))
     else:
         print(result.format_text())
     if not result.pairs:

@@ -176,3 +176,23 @@ def test_a_file_that_is_not_the_emotion_graph_is_refused(tmp_path, kind, message
     assert message in res.stderr
     assert str(weights_in(home)) in res.stderr
     assert "Traceback" not in res.stderr
+
+
+@needs_extra
+def test_graph_with_deepfaces_real_architecture_is_accepted(tmp_path, lfw_faces):
+    """DeepFace's own CNN layer stack (random weights) loads and yields distributions."""
+    from conftest import write_lfw_pngs
+    from onnx_stub import write_architecture_twin
+
+    home = tmp_path / "home"
+    write_architecture_twin(weights_in(home))
+    folder = tmp_path / "faces"
+    write_lfw_pngs(lfw_faces, folder, [0, 1, 2], size=48)
+    res = run_cli(
+        "compare", str(folder), "--whole-image", "--json", env={"DEEPFACE_HOME": str(home)}
+    )
+    assert res.returncode == 0, res.stderr
+    import json
+
+    report = json.loads(res.stdout)
+    assert report["faces"] == 3 and sum(map(sum, report["confusion"])) == 3
