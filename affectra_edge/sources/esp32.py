@@ -234,6 +234,8 @@ class Esp32Source:
             raise SourceError(
                 f"{self.url}: stream silent for {self.camera.timeout_s:g} s (timeout_s)"
             ) from None
+        except http.client.IncompleteRead:
+            raise SourceError(f"{self.url}: the camera closed the stream mid-chunk") from None
         except (OSError, http.client.HTTPException, ValueError) as exc:
             # ValueError: http.client on a broken chunk size line
             raise SourceError(f"{self.url}: connection lost: {_describe(exc)}") from None

@@ -44,6 +44,9 @@ class CaptureRunner:
         self.error: str = ""
         self.state_since = clock()
         self.last_frame_at: float | None = None
+        #: connection attempts since start (a camera that never answers still shows progress)
+        self.attempts = 0
+        self._last_warning: tuple[str, float] = ("", 0.0)
         self._latest: Frame | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._live = camera.type not in ("file",)
@@ -138,6 +141,7 @@ class CaptureRunner:
                     if self.last_frame_at is None
                     else round(self._clock() - self.last_frame_at, 2)
                 ),
+                "attempts": self.attempts,
                 **self.counters.as_dict(),
             }
 
@@ -154,6 +158,17 @@ class CaptureRunner:
                 self.state_since = self._clock()
             self.state = state
             self.error = error
+
+    def _warn_lost(self, camera: CameraConfig, error: str, delay: float) -> None:
+        """Warn on a new kind of loss; repeats of the same one only every few minutes, so a
+        camera that stays unplugged for a month does not flood the journal."""
+        now = self._clock()
+        last_error, last_at = self._last_warning
+        if error != last_error or now - last_at >= 300.0:
+            logger.warning("camera %s lost: %s; retrying in %.1f s", camera.type, error, delay)
+            self._last_warning = (error, now)
+        else:
+            logger.debug("camera %s still lost: %s; retrying in %.1f s", camera.type, error, delay)
 
     def _set_state_for(self, generation: int, state: State, error: str = "") -> None:
         if generation == self._generation:  # a stale thread must not overwrite the new state
@@ -188,6 +203,8 @@ class CaptureRunner:
         while not self._stop.is_set():
             self._set_state_for(generation, "connecting")
             source: FrameSource | None = None
+            if generation == self._generation:
+                self.attempts += 1
             try:
                 source = self._factory(camera, self.counters)
                 self._source = source
@@ -219,7 +236,7 @@ class CaptureRunner:
             except SourceError as exc:
                 if self._stop.is_set():
                     break  # interrupted by stop(): not a loss
-                logger.warning("camera %s lost: %s; retrying in %.1f s", camera.type, exc, delay)
+                self._warn_lost(camera, str(exc), delay)
                 self._set_state_for(generation, "lost", str(exc))
             except Exception as exc:  # a source bug must not take the daemon down
                 logger.exception("camera %s failed; retrying in %.1f s", camera.type, delay)
