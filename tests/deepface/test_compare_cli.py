@@ -1,7 +1,7 @@
 """``affectra-edge compare`` on real faces (scikit-image's LFW subset, and the shared photos).
 
-The DeepFace side runs DeepFace's real code path on a stand-in ONNX graph (``onnx_stub``: its
-answer depends only on a face's mean brightness), because the real weights cannot be had here.
+The DeepFace side runs DeepFace's real code path on a stand-in ONNX graph
+(``deepface_onnx_stub``: its answer depends only on a face's mean brightness), because the real weights cannot be had here.
 So these tests check that both back-ends see the same crops and that the statistics are
 computed from what they returned — not how good either model is.
 """
@@ -13,8 +13,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, needs_extra, run_cli, write_lfw_pngs
-from onnx_stub import expected_probs
+from deepface_helpers import SHARED_DATA, needs_extra, run_cli, write_lfw_pngs
+from deepface_onnx_stub import expected_probs
 
 from affectra_edge.classify import build_classifier, crop_face
 from affectra_edge.compare import Comparison, FacePair, compare_backends, iter_inputs

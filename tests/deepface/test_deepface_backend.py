@@ -1,16 +1,20 @@
 """The DeepFace back-end, run through DeepFace's real ``analyze`` code path.
 
 DeepFace's emotion weights cannot be fetched here, so ``DEEPFACE_HOME`` holds a stand-in ONNX
-graph with the real input/output shapes and known answers (see ``onnx_stub``): these tests check
-plumbing, start-up errors and label mapping, never accuracy.
+graph with the real input/output shapes and known answers (see ``deepface_onnx_stub``): these
+tests check plumbing, start-up errors and label mapping, never accuracy.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+
+import cv2
 import numpy as np
 import pytest
-from conftest import needs_extra, run_cli, weights_in
-from onnx_stub import expected_probs, write_stub
+from deepface_helpers import needs_extra, run_cli, weights_in, write_lfw_pngs
+from deepface_onnx_stub import expected_probs, write_architecture_twin, write_stub
 
 from affectra_edge.classify import build_classifier
 from affectra_edge.classify.deepface import INSTALL_HINT, to_emotions, weights_path
@@ -116,8 +120,6 @@ def test_missing_weight_file_at_cli_start_up(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     image = tmp_path / "face.png"
-    import cv2
-
     cv2.imwrite(str(image), _two_tone())
     res = run_cli("compare", str(image), "--whole-image", env={"DEEPFACE_HOME": str(home)})
     assert res.returncode == EXIT_MODEL, res.stderr
@@ -129,8 +131,6 @@ def test_missing_weight_file_at_cli_start_up(tmp_path):
 def test_without_the_extra_installed(tmp_path, stub_home):
     """``sys.modules['deepface'] = None`` is how an absent package looks to ``import``."""
     image = tmp_path / "face.png"
-    import cv2
-
     cv2.imwrite(str(image), _two_tone())
     res = run_cli(
         "compare",
@@ -146,8 +146,6 @@ def test_without_the_extra_installed(tmp_path, stub_home):
 
 
 def test_without_the_extra_in_process_error(monkeypatch):
-    import sys
-
     monkeypatch.setitem(sys.modules, "deepface", None)
     with pytest.raises(ModelError, match=r"affectra-edge\[deepface\]") as err:
         build_classifier(DEEPFACE)
@@ -168,8 +166,6 @@ def test_a_file_that_is_not_the_emotion_graph_is_refused(tmp_path, kind, message
         weights_in(home).parent.mkdir(parents=True)
         weights_in(home).write_bytes(data[: len(data) // 2])
     image = tmp_path / "face.png"
-    import cv2
-
     cv2.imwrite(str(image), _two_tone())
     res = run_cli("compare", str(image), "--whole-image", env={"DEEPFACE_HOME": str(home)})
     assert res.returncode == EXIT_MODEL, res.stderr
@@ -181,9 +177,6 @@ def test_a_file_that_is_not_the_emotion_graph_is_refused(tmp_path, kind, message
 @needs_extra
 def test_graph_with_deepfaces_real_architecture_is_accepted(tmp_path, lfw_faces):
     """DeepFace's own CNN layer stack (random weights) loads and yields distributions."""
-    from conftest import write_lfw_pngs
-    from onnx_stub import write_architecture_twin
-
     home = tmp_path / "home"
     write_architecture_twin(weights_in(home))
     folder = tmp_path / "faces"
@@ -192,7 +185,5 @@ def test_graph_with_deepfaces_real_architecture_is_accepted(tmp_path, lfw_faces)
         "compare", str(folder), "--whole-image", "--json", env={"DEEPFACE_HOME": str(home)}
     )
     assert res.returncode == 0, res.stderr
-    import json
-
     report = json.loads(res.stdout)
     assert report["faces"] == 3 and sum(map(sum, report["confusion"])) == 3

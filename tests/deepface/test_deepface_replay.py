@@ -1,7 +1,7 @@
 """``[classifier] backend = "deepface"`` through the whole pipeline: sessions are unchanged.
 
-The DeepFace side runs DeepFace's real code path on the stand-in ONNX graph of ``onnx_stub``
-(real weights cannot be had here): this checks that the back-end plugs into the appliance and
+The DeepFace side runs DeepFace's real code path on the stand-in ONNX graph of
+``deepface_onnx_stub`` (real weights cannot be had here): this checks that the back-end plugs into the appliance and
 that a session's distribution is DeepFace's, never how accurate it is.
 """
 
@@ -11,7 +11,7 @@ import json
 
 import cv2
 import numpy as np
-from conftest import needs_extra, run_cli
+from deepface_helpers import needs_extra, run_cli
 
 from affectra_edge.classify import build_classifier
 from affectra_edge.config import ClassifierConfig, DetectorConfig
