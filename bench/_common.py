@@ -23,7 +23,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 PEERS_DIR = BENCH_DIR / "peers"
 VENVS_DIR = PEERS_DIR / ".venvs"
-DATA_DIR = Path(os.environ.get("AFFECTRA_DATA", REPO_DIR.parent / "shared" / "data"))
+DATA_DIR = Path(os.environ.get("AFFECTRA_SHARED_DATA", REPO_DIR.parent / "shared" / "data"))
 
 #: env var holding the parent's time.time() just before it started a worker, so that start-up
 #: is measured from process start (interpreter + imports + model load) to the first result.
@@ -147,3 +147,58 @@ def emit(obj: dict) -> None:
     """One JSON object on stdout (workers → parent)."""
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
+
+
+def iter_npy_frames(path: str | os.PathLike, limit: int = 0):
+    """Yield frames of an (N, H, W, 3) uint8 .npy one at a time with plain reads.
+
+    Not ``np.load`` (the whole clip would count toward peak RSS) and not ``mmap_mode`` (touched
+    pages count toward RSS too): each system should hold one frame at a time, as it would with
+    a camera.
+    """
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if fortran or dtype != np.uint8 or len(shape) != 4:
+            raise ValueError(f"{path}: expected C-order uint8 (N, H, W, 3), got {shape} {dtype}")
+        n = shape[0] if not limit else min(limit, shape[0])
+        size = int(np.prod(shape[1:]))
+        for _ in range(n):
+            buf = f.read(size)
+            if len(buf) != size:
+                return
+            yield np.frombuffer(buf, dtype=np.uint8).reshape(shape[1:]).copy()
+
+
+def worker_report(
+    system: str,
+    per_frame_ms: list[float],
+    faces: list[list[list[float]]],
+    stages: dict[str, list[float]],
+    loop_s: float,
+    first_result_time: float,
+    extra: dict | None = None,
+) -> dict:
+    """The JSON every benchmark worker (ours and each peer) prints on its last line.
+
+    ``fps`` is steady state: frames after the first over the time they took (the first frame
+    carries lazy initialisation and is counted in ``startup_s`` instead).
+    """
+    steady = per_frame_ms[1:] if len(per_frame_ms) > 1 else per_frame_ms
+    fps = 1000.0 * len(steady) / sum(steady) if steady and sum(steady) > 0 else 0.0
+    return {
+        "system": system,
+        "frames": len(per_frame_ms),
+        "fps": fps,
+        "loop_s": loop_s,
+        "frame_ms": summary(steady),
+        "stage_ms": {k: summary(v[1:] if len(v) > 1 else v) for k, v in stages.items()},
+        "faces_per_frame": float(np.mean([len(f) for f in faces])) if faces else 0.0,
+        "boxes": faces,
+        "startup_s": startup_s(first_result_time),
+        "peak_rss_mb": peak_rss_mb(),
+        **(extra or {}),
+    }
