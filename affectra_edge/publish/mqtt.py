@@ -194,6 +194,9 @@ class MqttPublisher:
         return self._state
 
     def status(self) -> dict[str, Any]:
+        # The store is queried outside our lock: paho's thread takes it in on_publish.
+        depth = self._depth()
+        dropped = int(getattr(self.store, "outbox_dropped", 0) or 0)
         with self._lock:
             return {
                 "state": self._state,
@@ -201,7 +204,8 @@ class MqttPublisher:
                 "client_id": self.client_id,
                 "topic_prefix": self.topics.prefix,
                 "last_error": self._last_error,
-                "outbox_depth": self._depth(),
+                "outbox_depth": depth,
+                "outbox_dropped": dropped,
                 "in_flight": self._inflight,
                 "sent": self._sent,
                 "rejected": self._rejected,

@@ -64,11 +64,11 @@ def _first(d: dict, *keys: str, default: Any = None) -> Any:
     return default
 
 
-def emotion_shares_pct(distribution: Any) -> dict[str, float]:
-    """Each emotion's share in percent (sums to 100, or all 0 when nothing was seen).
+def emotion_fractions(distribution: Any) -> dict[str, float]:
+    """Each emotion's share as a fraction (sums to 1, or all 0 when nothing was seen).
 
     ``distribution`` may hold fractions, percentages or counts per emotion: it is normalised
-    here so Home Assistant sensors get the same meaning whatever the store reports.
+    here so subscribers get the same meaning whatever the store reports.
     """
     values = {e: 0.0 for e in EMOTIONS}
     if isinstance(distribution, dict):
@@ -77,7 +77,12 @@ def emotion_shares_pct(distribution: Any) -> dict[str, float]:
     total = sum(values.values())
     if total <= 0:
         return {e: 0.0 for e in EMOTIONS}
-    return {e: round(100.0 * v / total, 1) for e, v in values.items()}
+    return {e: v / total for e, v in values.items()}
+
+
+def emotion_shares_pct(distribution: Any) -> dict[str, float]:
+    """Each emotion's share in percent, one decimal (what the Home Assistant sensors show)."""
+    return {e: round(100.0 * v, 1) for e, v in emotion_fractions(distribution).items()}
 
 
 def summary_payload(summary: dict, device_id: str, ts: float | None = None) -> dict:
@@ -101,7 +106,7 @@ def summary_payload(summary: dict, device_id: str, ts: float | None = None) -> d
             _first(summary, "avg_dwell_s", "average_dwell_s", "avg_dwell", default=0), 2
         ),
         "dominant": dominant if dominant in EMOTIONS else None,
-        "distribution": {e: _number(distribution.get(e, 0), 4) for e in EMOTIONS},
+        "distribution": {e: round(v, 4) for e, v in emotion_fractions(distribution).items()},
         "shares_pct": emotion_shares_pct(distribution),
         "viewers_now": int(_number(_first(summary, "viewers_now", "viewers", default=0))),
         "fps": _number(_first(summary, "fps", default=0), 2),
