@@ -140,9 +140,16 @@ def recall_vs_reference(boxes: list[list[list[float]]], refs: list[np.ndarray]) 
 
 
 # --------------------------------------------------------------------------- systems ----
-def systems(vs_peers: bool) -> tuple[dict[str, list[str]], dict[str, str]]:
+def systems(vs_peers: bool, model: str) -> tuple[dict[str, list[str]], dict[str, str]]:
     """name → argv prefix (frames path appended), and name → why it is unavailable."""
-    cmds = {"affectra-edge": [sys.executable, str(common.BENCH_DIR / "_ours_worker.py")]}
+    ours = [sys.executable, str(common.BENCH_DIR / "_ours_worker.py")]
+    if model == "both":
+        cmds = {
+            "affectra-edge": [*ours, "--model", "short"],
+            "affectra-edge full": [*ours, "--model", "full"],
+        }
+    else:
+        cmds = {"affectra-edge": [*ours, "--model", model]}
     missing: dict[str, str] = {}
     if vs_peers:
         for name in ("fer", "deepface"):
@@ -185,7 +192,7 @@ def median_run(runs: list[dict]) -> dict:
 
 def bench(args: argparse.Namespace) -> dict:
     frames, refs, info = decode(args.clip, args.frames)
-    cmds, missing = systems(args.vs_peers)
+    cmds, missing = systems(args.vs_peers, args.model)
     tmp = Path(tempfile.mkdtemp(prefix="affectra-bench-"))
     # One face crop and one 128-px detector input gain nothing from more TFLite threads (see
     # PRODUCT.md), so ours keeps the product default of 1 unless --threads says otherwise.
@@ -200,9 +207,8 @@ def bench(args: argparse.Namespace) -> dict:
             for r in range(args.repeat):
                 for name, argv in cmds.items():
                     full = [*argv, str(path)]
-                    if name == "affectra-edge":
-                        full += ["--threads", str(threads), "--model", args.model]
-                        full += ["--fps", str(info["clip_fps"])]
+                    if name.startswith("affectra-edge"):
+                        full += ["--threads", str(threads), "--fps", str(info["clip_fps"])]
                     if not args.json:
                         print(f"  [{mode}] run {r + 1}/{args.repeat}: {name} ...", file=sys.stderr)
                     try:
@@ -249,8 +255,7 @@ def print_report(out: dict) -> None:
                 f"{r['frame_ms']['p95']:>7.2f} {r['faces_per_frame']:>11.2f} "
                 f"{r['recall_vs_reference']:>7.2f} {r['peak_rss_mb']:>11.1f} {up:>10}"
             )
-        ours = per_sys.get("affectra-edge")
-        if ours:
+        if any(n.startswith("affectra-edge") for n in per_sys):
             print("stage ms (mean / p50 / p95):")
             print(
                 f"  {'affectra-edge':<14} decode {c['decode_ms']['mean']:.2f} / "
@@ -260,12 +265,17 @@ def print_report(out: dict) -> None:
             for name, r in per_sys.items():
                 for stage, s in r["stage_ms"].items():
                     print(f"  {name:<14} {stage} {s['mean']:.2f} / {s['p50']:.2f} / {s['p95']:.2f}")
-            for name, r in per_sys.items():
-                if name != "affectra-edge" and r["fps"] > 0:
-                    print(
-                        f"ratio affectra-edge / {name}: {ours['fps'] / r['fps']:.1f}x fps, "
-                        f"{ours['peak_rss_mb'] / r['peak_rss_mb']:.2f}x peak RSS"
-                    )
+            for oname, ours in per_sys.items():
+                if not oname.startswith("affectra-edge"):
+                    continue
+                for name, r in per_sys.items():
+                    if not name.startswith("affectra-edge") and r["fps"] > 0:
+                        print(
+                            f"ratio {oname} / {name}: {ours['fps'] / r['fps']:.1f}x fps, "
+                            f"{ours['peak_rss_mb'] / r['peak_rss_mb']:.2f}x peak RSS, "
+                            f"recall~ {ours['recall_vs_reference']:.2f} vs "
+                            f"{r['recall_vs_reference']:.2f}"
+                        )
     if any(r.get("note") for per in out["results"].values() for r in per.values()):
         print("\n* deepface: speed only, random weights (its weights cannot be downloaded here)")
     for name, why in out["missing"].items():
@@ -281,7 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=1, help="TFLite threads in the all-cores run (default 1)"
     )
     ap.add_argument("--repeat", type=int, default=2, help="alternating runs per system and mode")
-    ap.add_argument("--model", default="short", choices=["short", "full"], help="BlazeFace model")
+    ap.add_argument(
+        "--model",
+        default="short",
+        choices=["short", "full", "both"],
+        help="BlazeFace model for this project (both: run each as its own system)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     if not args.clip.exists():

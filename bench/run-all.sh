@@ -27,8 +27,7 @@ if [[ ${#clips[@]} -eq 0 ]]; then
 fi
 for clip in "${clips[@]}"; do
   name="$(basename "$clip")"
-  "$PY" bench/pipeline.py "$clip" $PEERS --repeat 3 | tee "$OUT/pipeline-${name%.*}.txt"
-  "$PY" bench/pipeline.py "$clip" --model full --repeat 3 | tee "$OUT/pipeline-${name%.*}-full.txt"
+  "$PY" bench/pipeline.py "$clip" $PEERS --model both --repeat 3 | tee "$OUT/pipeline-${name%.*}.txt"
 done
 # Store and web benches belong to their own areas; run them when present.
 for extra in bench/store.py bench/web.py; do
