@@ -1,9 +1,9 @@
 """``affectra-edge compare`` on real faces (scikit-image's LFW subset, and the shared photos).
 
 The DeepFace side runs DeepFace's real code path on a stand-in ONNX graph
-(``deepface_onnx_stub``: its answer depends only on a face's mean brightness), because the real weights cannot be had here.
-So these tests check that both back-ends see the same crops and that the statistics are
-computed from what they returned — not how good either model is.
+(``deepface_onnx_stub``: its answer depends only on a face's mean brightness), because the real
+weights cannot be had here. So these tests check that both back-ends see the same crops and that
+the statistics are computed from what they returned — not how good either model is.
 """
 
 from __future__ import annotations

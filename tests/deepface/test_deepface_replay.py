@@ -1,8 +1,8 @@
 """``[classifier] backend = "deepface"`` through the whole pipeline: sessions are unchanged.
 
 The DeepFace side runs DeepFace's real code path on the stand-in ONNX graph of
-``deepface_onnx_stub`` (real weights cannot be had here): this checks that the back-end plugs into the appliance and
-that a session's distribution is DeepFace's, never how accurate it is.
+``deepface_onnx_stub`` (real weights cannot be had here): this checks that the back-end plugs
+into the appliance and that a session's distribution is DeepFace's, never how accurate it is.
 """
 
 from __future__ import annotations
