@@ -63,8 +63,7 @@ def run(args: argparse.Namespace) -> int:
     detector = None if args.whole_image else build_detector(cfg.detector)
     inputs = iter_inputs(args.paths, every=args.every, max_frames=args.max_frames)
     result = compare_backends(inputs, tflite, deepface, detector=detector)
-    for source in result.skipped:
-        print(f"affectra-edge: warning: {source}: not a readable image, skipped", file=sys.stderr)
+    # Unreadable images were already logged as warnings (stderr) as they were met.
     if args.json:
         text = json.dumps(result.to_json(faces=args.per_face), indent=2)
         # Flat lists (labels, confusion rows) on one line each. The match must start with "[" and
