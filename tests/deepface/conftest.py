@@ -30,6 +30,10 @@ def stub_home(tmp_path_factory) -> Path:
 @pytest.fixture
 def with_stub(stub_home, monkeypatch) -> Path:
     monkeypatch.setenv("DEEPFACE_HOME", str(stub_home))
+    # The back-end sets these for the process; restore them so other areas' tests do not
+    # inherit them.
+    monkeypatch.setenv("DEEPFACE_BACKEND_ENGINE", "onnx")
+    monkeypatch.setenv("DEEPFACE_LOG_LEVEL", "40")
     return stub_home
 
 
