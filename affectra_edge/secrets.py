@@ -15,7 +15,12 @@ def credential_path(name: str) -> Path | None:
     if not directory:
         return None
     p = Path(directory) / name
-    return p if p.is_file() else None
+    # An empty credential means "not given": the unit's SetCredential= default for an optional
+    # secret whose LoadCredential= file does not exist (then the configured file applies).
+    try:
+        return p if p.is_file() and p.read_bytes().strip() else None
+    except OSError:
+        return None
 
 
 def read_secret(name: str, file: str | os.PathLike | None) -> str | None:

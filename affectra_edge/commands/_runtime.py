@@ -18,9 +18,16 @@ def serve(app, *, duration: float | None = None, on_started=None) -> int:
         logger.info("received %s, shutting down", signal.Signals(signum).name)
         stop.set()
 
+    from affectra_edge.notify import Supervision
+
+    # sd_notify: READY=1 after the first frame, WATCHDOG=1 while frames flow (no-op outside
+    # systemd).
+    supervision = Supervision(app)
     previous = {s: signal.signal(s, _signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        supervision.starting("starting: opening the camera")
         app.start()
+        supervision.start()
         if on_started is not None:
             on_started(app)
         deadline = None if duration is None else time.monotonic() + duration
@@ -32,6 +39,8 @@ def serve(app, *, duration: float | None = None, on_started=None) -> int:
                 break
             stop.wait(0.2)
     finally:
+        supervision.stopping()
+        supervision.close()
         app.stop()
         for s, h in previous.items():
             signal.signal(s, h)

@@ -30,5 +30,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if not args.verbose:
         setup_logging(level=cfg.logging.level)
+    from affectra_edge import __version__
+    from affectra_edge.logs import set_context
+
+    # journald fields on every record: `journalctl DEVICE_ID=...` across a fleet's exports
+    set_context(DEVICE_ID=cfg.device.id, AFFECTRA_VERSION=__version__)
     app = Appliance.from_config(cfg)
     return serve(app, duration=args.duration)
