@@ -1,0 +1,147 @@
+"""The database key: 256 random bits, hex, from a systemd credential or a 0600 key file.
+
+The key never appears in the TOML. ``$CREDENTIALS_DIRECTORY/db-key`` (``LoadCredential=``)
+wins when present and is never written. Otherwise ``[storage] key_file`` is read, or created
+on the very first start — only when the database does not exist yet, because a new key for an
+existing database would only lock it for good.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from affectra_edge.errors import StoreError
+from affectra_edge.secrets import credential_path
+
+logger = logging.getLogger(__name__)
+
+CREDENTIAL_NAME = "db-key"
+_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+@dataclass(frozen=True)
+class DbKey:
+    hex: str
+    #: where it came from, for messages: the key file or the credential path
+    source: Path
+    from_credential: bool = False
+
+    def __repr__(self) -> str:  # never print the key itself
+        return f"DbKey(source={str(self.source)!r}, from_credential={self.from_credential})"
+
+
+def new_key_hex() -> str:
+    return secrets.token_hex(32)
+
+
+def parse_key(text: str, source: str | os.PathLike) -> str:
+    value = text.strip()
+    if not _HEX.fullmatch(value):
+        raise StoreError(f"{source}: expected 64 hex digits (a 256-bit key)")
+    return value.lower()
+
+
+def read_key_file(path: str | os.PathLike) -> str:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise StoreError(f"{p}: key file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(
+            f"{p}: cannot read key file: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    return parse_key(text, p)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_key_file(path: str | os.PathLike, key_hex: str, *, replace: bool = False) -> None:
+    """Write ``key_hex`` to ``path`` with mode 0600, durably and atomically.
+
+    The key goes to a temporary file first (fsync'd) and is then linked into place, so a power
+    cut leaves either no key file or a complete one. ``replace=False`` never overwrites: if the
+    file appeared meanwhile, that one wins (``FileExistsError``)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, (key_hex + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        if replace:
+            os.replace(tmp, p)
+        else:
+            os.link(tmp, p)  # fails with FileExistsError instead of overwriting
+            os.unlink(tmp)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(p.parent)
+
+
+def load_key(key_file: str | os.PathLike, *, may_create: bool) -> DbKey:
+    """The key to use: the credential, else the key file (created when ``may_create``)."""
+    cred = credential_path(CREDENTIAL_NAME)
+    if cred is not None:
+        return DbKey(read_key_file(cred), cred, from_credential=True)
+    p = Path(key_file)
+    if p.exists():
+        _warn_if_readable(p)
+        return DbKey(read_key_file(p), p)
+    if not may_create:
+        raise StoreError(
+            f"{p}: key file not found (and no $CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}); "
+            "the database cannot be opened without the key it was created with"
+        )
+    key = new_key_hex()
+    try:
+        write_key_file(p, key)
+    except FileExistsError:
+        return DbKey(read_key_file(p), p)  # another process created it first: use theirs
+    except OSError as exc:
+        raise StoreError(f"{p}: cannot create key file: {exc.strerror or exc}") from None
+    logger.info("store: created a new database key in %s (mode 0600)", p)
+    return DbKey(key, p)
+
+
+def _warn_if_readable(p: Path) -> None:
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logger.warning(
+            "store: key file %s is accessible to group/others (mode %o); chmod 600 it",
+            p,
+            stat.S_IMODE(mode),
+        )
+
+
+def staged_key_path(key_file: str | os.PathLike) -> Path:
+    """Where ``rekey`` stages the new key until the database has been re-encrypted with it."""
+    p = Path(key_file)
+    return p.with_name(p.name + ".new")
