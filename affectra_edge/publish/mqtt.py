@@ -393,9 +393,13 @@ class MqttPublisher:
     # ---- sender thread ---------------------------------------------------------------------
     def _run_waiter(self) -> None:
         while not self._stop.is_set():
+            t0 = time.monotonic()
             try:
                 if self.store.outbox_wait(0.25):
                     self._wake.set()
+                elif time.monotonic() - t0 < 0.2:
+                    # A closed store answers at once; do not spin on it.
+                    self._stop.wait(0.25)
             except Exception:
                 # The store is closing or broken; the sender's periodic poll still runs.
                 if self._stop.wait(1.0):
