@@ -1,0 +1,180 @@
+"""Typed, bounded, allow-listed input parsing for query strings, forms and JSON bodies."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import struct
+from typing import Any
+from urllib.parse import urlsplit
+
+from affectra_edge.types import parse_iso_utc
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+_URL_PATH = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+
+
+class InvalidInput(ValueError):
+    """One input is not acceptable; ``field`` names it, ``str()`` says why."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+def as_int(value: Any, field: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool):
+        raise InvalidInput(field, "must be an integer")
+    if isinstance(value, str):
+        value = value.strip()
+        if not re.fullmatch(r"[+-]?\d{1,12}", value):
+            raise InvalidInput(field, f"must be an integer, not {value[:40]!r}")
+        value = int(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise InvalidInput(field, "must be an integer")
+    if not lo <= value <= hi:
+        raise InvalidInput(field, f"must be between {lo} and {hi}")
+    return value
+
+
+def as_float(value: Any, field: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool):
+        raise InvalidInput(field, "must be a number")
+    if isinstance(value, str):
+        value = value.strip()
+        if not re.fullmatch(r"[+-]?(\d{1,12}(\.\d{0,12})?|\.\d{1,12})", value):
+            raise InvalidInput(field, f"must be a number, not {value[:40]!r}")
+        value = float(value)
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInput(field, "must be a number")
+    if not lo <= value <= hi:
+        raise InvalidInput(field, f"must be between {lo:g} and {hi:g}")
+    return float(value)
+
+
+def as_text(value: Any, field: str, max_len: int, *, min_len: int = 0) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be text")
+    value = value.strip()
+    if _CONTROL.search(value):
+        raise InvalidInput(field, "must not contain control characters")
+    if not min_len <= len(value) <= max_len:
+        raise InvalidInput(field, f"must be {min_len}–{max_len} characters long")
+    return value
+
+
+def as_choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidInput(field, f"must be one of {', '.join(choices)}")
+    return value
+
+
+def as_time(value: Any, field: str) -> float:
+    """Epoch seconds or ISO-8601 (``Z``/offset; naive = UTC)."""
+    if isinstance(value, str):
+        v = value.strip()
+        if re.fullmatch(r"\d{1,12}(\.\d+)?", v):
+            return as_float(v, field, 0, 32503680000)
+        if len(v) > 40:
+            raise InvalidInput(field, "is too long for a timestamp")
+        try:
+            return parse_iso_utc(v)
+        except ValueError:
+            raise InvalidInput(field, f"must be ISO-8601 or epoch seconds, not {v!r}") from None
+    return as_float(value, field, 0, 32503680000)
+
+
+def camera_url(value: Any, field: str = "url") -> str:
+    """An ESP32-CAM stream URL: http(s), a host name or IP, an optional port, no credentials."""
+    url = as_text(value, field, 300, min_len=1)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(field, f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise InvalidInput(field, "must start with http:// or https://")
+    if parts.username or parts.password:
+        raise InvalidInput(field, "must not contain a user name or password")
+    host = parts.hostname or ""
+    if not host:
+        raise InvalidInput(field, "has no host")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.fullmatch(host):
+            raise InvalidInput(field, f"host {host!r} is not a valid host name or IP") from None
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidInput(field, "port must be between 1 and 65535")
+    if parts.fragment or not _URL_PATH.fullmatch(parts.path or "/"):
+        raise InvalidInput(field, "path contains characters that are not allowed")
+    if parts.query and not _URL_PATH.fullmatch(parts.query.replace("?", "")):
+        raise InvalidInput(field, "query contains characters that are not allowed")
+    return url
+
+
+# ---- uploaded images -------------------------------------------------------------------------
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_PIXELS = 40_000_000  # a 40-megapixel picture is already far more than any face needs
+
+
+def image_kind(data: bytes) -> str | None:
+    if data.startswith(JPEG_MAGIC):
+        return "jpeg"
+    if data.startswith(PNG_MAGIC):
+        return "png"
+    return None
+
+
+def image_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """(width, height) from the header, read before decoding (decompression bombs)."""
+    if kind == "png":
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            return None
+        w, h = struct.unpack(">II", data[16:24])
+        return w, h
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
+            i += 1 if marker == 0xFF else 2
+            continue
+        seg_len = struct.unpack(">H", data[i + 2 : i + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+            return w, h
+        i += 2 + seg_len
+    return None
+
+
+def decode_image(data: bytes, max_bytes: int):
+    """Validated BGR image from upload bytes; raises :class:`InvalidInput` naming the problem."""
+    import cv2
+    import numpy as np
+
+    if not data:
+        raise InvalidInput("image", "no image was uploaded")
+    if len(data) > max_bytes:
+        raise InvalidInput("image", f"is larger than {max_bytes / 1e6:.1f} MB")
+    kind = image_kind(data)
+    if kind is None:
+        raise InvalidInput("image", "is not a JPEG or PNG file")
+    size = image_size(data, kind)
+    if size is None:
+        raise InvalidInput("image", f"is a damaged {kind.upper()} file (no size in its header)")
+    if size[0] < 1 or size[1] < 1 or size[0] * size[1] > MAX_PIXELS:
+        raise InvalidInput("image", f"is {size[0]}×{size[1]} pixels; at most 40 megapixels")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if img is None or img.size == 0:
+        raise InvalidInput("image", f"could not be decoded as {kind.upper()}")
+    return img

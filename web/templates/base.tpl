@@ -1,0 +1,49 @@
+<!doctype html>
+<html lang="en"{{!' data-theme="%s"' % theme if theme else ''}}>
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta name="csrf-token" content="{{session.csrf if session else ''}}">
+<title>{{title}} · {{device.name}}</title>
+<link rel="icon" href="/static/icon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/app.css">
+<script src="/static/app.js" defer></script>
+</head>
+<body class="page-{{active or 'plain'}}">
+<header class="top">
+  <a class="brand" href="/"><img src="/static/icon.svg" alt="" width="28" height="28"><span>{{device.name}}</span></a>
+  % if session:
+  <nav aria-label="Main">
+    % for href, key, label in (("/", "dashboard", "Dashboard"), ("/live", "live", "Live"), ("/analyze", "analyze", "Analyze"), ("/cameras", "cameras", "Cameras"), ("/settings", "settings", "Settings"), ("/data", "data", "Data")):
+    <a href="{{href}}"{{!' aria-current="page" class="active"' if active == key else ''}}>{{label}}</a>
+    % end
+  </nav>
+  % end
+  <div class="tools">
+    <button type="button" class="icon-btn" id="theme-toggle" title="Switch light/dark mode" aria-label="Switch light or dark mode"><span class="sun">☀</span><span class="moon">☾</span></button>
+    % if session:
+    <form method="post" action="/logout" class="logout">
+      <input type="hidden" name="csrf_token" value="{{session.csrf}}">
+      <span class="who" title="{{session.role}}">{{session.user}}</span>
+      <button type="submit" class="link-btn">Log out</button>
+    </form>
+    % end
+  </div>
+</header>
+<main>
+  % if msg:
+  <div class="flash ok" role="status">{{msg}}</div>
+  % end
+  % if error:
+  <div class="flash err" role="alert">{{error}}</div>
+  % end
+  {{!base}}
+</main>
+<footer>Affectra Edge {{version}} · device <code>{{device.id}}</code>
+% if device.artwork:
+ · artwork <em>{{device.artwork}}</em>
+% end
+ · no image or face ever leaves this device</footer>
+</body>
+</html>
