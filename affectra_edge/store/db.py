@@ -31,6 +31,34 @@ def wrong_key_error(path: str | os.PathLike) -> StoreError:
     return StoreError(f"cannot decrypt {path}: wrong key or not an Affectra database")
 
 
+def verify_key(path: str | os.PathLike, key_hex: str) -> None:
+    """Check the key on an existing file through a read-only connection.
+
+    A read-write connection that fails the key check would still checkpoint the WAL into the
+    main file when it is closed (SQLite does that on the last close); a read-only one cannot
+    write at all, so a wrong key leaves the database and its WAL byte-identical."""
+    if not _HEX.fullmatch(key_hex):
+        raise ValueError("key must be 64 lower-case hex digits")
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlcipher.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    except sqlcipher.Error as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from None
+    try:
+        try:
+            conn.execute("PRAGMA cipher_log_level = NONE")
+        except sqlcipher.Error:
+            pass
+        conn.execute(f"PRAGMA key = \"x'{key_hex}'\"")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorcode", None) == SQLITE_NOTADB or "not a database" in str(exc):
+            raise wrong_key_error(path) from None
+        raise StoreError(f"cannot open {path}: {exc}") from None
+    finally:
+        conn.close()
+
+
 def connect(
     path: str | os.PathLike,
     key_hex: str | None,

@@ -36,7 +36,14 @@ import numpy as np
 from affectra_edge.errors import StoreError
 from affectra_edge.metrics import Registry
 from affectra_edge.store import schema
-from affectra_edge.store.db import Connection, DatabaseError, OperationalError, WriterLock, connect
+from affectra_edge.store.db import (
+    Connection,
+    DatabaseError,
+    OperationalError,
+    WriterLock,
+    connect,
+    verify_key,
+)
 from affectra_edge.store.schema import DAY_S, FRACTION_COLUMNS, SLOT_S, slot_of
 from affectra_edge.types import EMOTIONS, Emotions, SessionEvent, ViewerSession, iso_utc
 
@@ -169,7 +176,9 @@ class Store:
         self._writer: threading.Thread | None = None
         self._wconn: Connection | None = None
         self._lock: WriterLock | None = None
-        self._next_retention = time.monotonic()
+        # First run a little after start (not at once: start-up stays quick, and an explicit
+        # retention_run() right after opening reports what it deleted), then every interval.
+        self._next_retention = time.monotonic() + min(self.retention_interval_s, 300.0)
         self.recovered: dict[str, int] = {"closed": 0, "discarded": 0}
         r = registry
         self._m_sessions = r.counter("store_sessions_total", "sessions stored") if r else None
@@ -196,6 +205,8 @@ class Store:
         if self.readonly:
             if not existed:
                 raise StoreError(f"{self.path}: no database here (nothing recorded yet?)")
+            if self._key:
+                verify_key(self.path, self._key)
             conn = self._reader()
             version = schema.current_version(conn)
             if version != schema.LATEST:
@@ -218,6 +229,8 @@ class Store:
                     os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                 except FileExistsError:
                     pass
+            if existed and self._key:
+                verify_key(self.path, self._key)
             conn = connect(self.path, self._key, cache_kib=8192)
             self._wconn = conn
             version = schema.current_version(conn)
