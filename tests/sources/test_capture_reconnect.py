@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 
 from affectra_edge.esp32_sim import Esp32Simulator, SimOptions
 from affectra_edge.sources.runner import CaptureRunner
@@ -11,34 +10,24 @@ from tests.sources.camera_support import esp32_camera
 from tests.support import wait_for
 
 
-class StateLog:
-    """Records every state the runner passes through (polled from a helper thread)."""
+class RecordingRunner(CaptureRunner):
+    """The real runner, with every state transition recorded as it happens (no polling)."""
 
-    def __init__(self, runner: CaptureRunner):
-        self.runner = runner
-        self.states: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.transitions: list[str] = []
 
-    def _poll(self) -> None:
-        while not self._stop.wait(0.01):
-            s = self.runner.state
-            if not self.states or self.states[-1] != s:
-                self.states.append(s)
-
-    def close(self) -> list[str]:
-        self._stop.set()
-        self._thread.join()
-        return self.states
+    def _set_state(self, state, error: str = "") -> None:
+        if not self.transitions or self.transitions[-1] != state:
+            self.transitions.append(state)
+        super()._set_state(state, error)
 
 
 def test_simulator_killed_and_restarted_streaming_again_within_5s(clip):
     sim = Esp32Simulator(clip[0], options=SimOptions(fps=20)).start()
     port = sim.port
     cam = esp32_camera(sim.stream_url, timeout_s=2.0, reconnect_min_s=0.2, reconnect_max_s=1.0)
-    runner = CaptureRunner(cam)
-    log = StateLog(runner)
+    runner = RecordingRunner(cam)
     runner.start()
     try:
         wait_for(lambda: runner.state == "streaming", timeout=10)
@@ -60,7 +49,7 @@ def test_simulator_killed_and_restarted_streaming_again_within_5s(clip):
     finally:
         runner.stop()
         sim.stop()
-    states = log.close()
+    states = runner.transitions
     assert states[:2] == ["connecting", "streaming"]
     # loss, retries, then streaming again, then stopped
     i = states.index("lost")
