@@ -49,7 +49,19 @@ def summary(values: list[float] | np.ndarray) -> dict[str, float]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    """Peak resident set size of this process image, MiB.
+
+    ``VmHWM`` from /proc/self/status where available: ``getrusage(RUSAGE_SELF).ru_maxrss``
+    carries over the RSS the process had *before* ``execve`` — i.e. the forking parent's,
+    which here holds the decoded clip — so it over-reports a worker started by subprocess.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -200,5 +212,6 @@ def worker_report(
         "boxes": faces,
         "startup_s": startup_s(first_result_time),
         "peak_rss_mb": peak_rss_mb(),
+        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         **(extra or {}),
     }

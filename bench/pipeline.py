@@ -6,8 +6,9 @@
 The clip is decoded once (OpenCV), resized to 640 px wide (1920×1080 → 640×360, 320×240 →
 640×480), and saved as a temporary .npy outside the repo (deleted at the end). Every system then
 runs in a *fresh subprocess* on exactly those frames, one frame at a time, so that peak RSS
-(``getrusage(RUSAGE_SELF).ru_maxrss`` at the end) and start-up (process start → first processed
-frame, including interpreter, imports and model load) are its own:
+(``VmHWM`` at the end; ``ru_maxrss`` would include the forking parent's RSS, see _common.py)
+and start-up (process start → first processed frame, including interpreter, imports and model
+load) are its own:
 
 - ``affectra-edge``: ``build_pipeline(cfg).process(frame)`` (bench/_ours_worker.py), stages
   detect/classify/track from ``FrameResult.stage_ms``; decode is measured here, once.
