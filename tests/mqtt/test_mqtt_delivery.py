@@ -58,7 +58,7 @@ def test_each_stored_session_is_published_once_with_its_id(broker, store, make_p
     text = registry.render()
     assert "affectra_mqtt_outbox_depth 0" in text and "affectra_mqtt_reconnects_total 0" in text
 
-    # Nothing is sent twice when there is no outage: a second subscriber sees no backlog.
+    # Without an outage nothing is sent twice: one more session is exactly one more message.
     feed(store, extra := make_session(99))
     store.flush()
     wait_for(lambda: len(sub.on(f"{PREFIX}/session")) == len(sessions) + 1, timeout=10)
