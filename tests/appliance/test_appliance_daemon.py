@@ -154,3 +154,55 @@ enabled = false
         store.close()
     # the key came from the credential: no key file was created next to the database
     assert not (tmp_path / "state" / "unused.key").exists()
+
+
+def test_daemon_with_unreachable_camera_is_ready_and_keeps_reconnecting(
+    tmp_path, notify_socket, cli_env
+):
+    """An ESP32-CAM that is switched off: READY=1 with the error in STATUS (no start timeout),
+    and the watchdog keeps being petted while the capture thread cycles through reconnects —
+    restarting the daemon would not bring the camera back."""
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[camera]
+type = "esp32"
+url = "http://127.0.0.1:{port}/stream"
+timeout_s = 2.0
+reconnect_min_s = 0.2
+reconnect_max_s = 1.0
+[storage]
+path = "{tmp_path / "affectra.db"}"
+key_file = "{tmp_path / "db.key"}"
+[web]
+enabled = false
+"""
+    )
+    env = dict(cli_env, NOTIFY_SOCKET=notify_socket.address, WATCHDOG_USEC=str(WATCHDOG_USEC))
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "affectra_edge", "run", "--config", str(config)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        t_ready, ready = notify_socket.wait_for("READY", "1", timeout=60)
+        assert ready["STATUS"].startswith("camera lost"), ready
+        assert "refused" in ready["STATUS"].lower(), ready
+        # petted across several reconnect cycles
+        notify_socket.wait_for("WATCHDOG", "1", since=t_ready + 3.0, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        notify_socket.wait_for("STOPPING", "1", timeout=15)
+        rc = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert rc == 0, log.read_text(errors="replace")
