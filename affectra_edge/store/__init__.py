@@ -44,6 +44,10 @@ def open_store(
     migration or recovery and starts no writer, so it is safe next to a running daemon."""
     path = Path(storage.path)
     exists = _db_exists(path)
+    if readonly and not exists:
+        raise StoreError(
+            f"{path}: no database here (nothing recorded yet, or a wrong [storage] path)"
+        )
     key = load_key(storage.key_file, may_create=not exists and not readonly)
 
     def make(k: DbKey) -> Store:
