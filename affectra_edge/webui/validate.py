@@ -97,6 +97,8 @@ def camera_url(value: Any, field: str = "url") -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
+        if "port" in str(exc).lower():
+            raise InvalidInput(field, "port must be between 1 and 65535") from None
         raise InvalidInput(field, f"is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise InvalidInput(field, "must start with http:// or https://")

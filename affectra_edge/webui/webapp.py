@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 import bottle
 
 from affectra_edge import __version__
-from affectra_edge.config import CameraConfig, Config, ConfigError, build_section
+from affectra_edge.config import CameraConfig, Config, ConfigError, WebConfig, build_section
 from affectra_edge.types import EMOTIONS, iso_utc
 from affectra_edge.webui import charts, render
 from affectra_edge.webui.auth import LoginSession, LoginThrottle, SessionTable, csrf_ok
@@ -94,11 +94,13 @@ def _tz_offset(now: float) -> int:
 
 
 class WebApp(bottle.Bottle):
-    def __init__(self, appliance: ApplianceLike, users: UserStore | None):
-        super().__init__(catchall=True, autojson=False)
+    def __init__(
+        self, appliance: ApplianceLike, users: UserStore | None, web_cfg: WebConfig | None = None
+    ):
+        super().__init__(catchall=True)
         self.appliance = appliance
         self.users = users
-        cfg = appliance.config.web
+        cfg = web_cfg or appliance.config.web
         self.web_cfg = cfg
         self.tls = bool(cfg.tls_cert)
         self.sessions = SessionTable(cfg.session_ttl_s)
@@ -222,7 +224,10 @@ class WebApp(bottle.Bottle):
         if req.method in ("GET", "HEAD", "OPTIONS"):
             return
         if "chunked" in req.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-            raise bottle.HTTPError(411, "Send a Content-Length; chunked uploads are not accepted")
+            # The body stays unread: close the connection so it is not taken for a request.
+            raise bottle.HTTPError(
+                411, "Send a Content-Length; chunked uploads are not accepted", Connection="close"
+            )
         limit = SMALL_BODY
         if req.path in ("/api/analyze", "/analyze"):
             limit = self.max_upload + SMALL_BODY
@@ -232,7 +237,9 @@ class WebApp(bottle.Bottle):
             raise bottle.HTTPError(400, "Invalid Content-Length") from None
         if length > limit:
             mb = limit / 1024 / 1024
-            raise bottle.HTTPError(413, f"Request body too large (limit {mb:.1f} MB)")
+            raise bottle.HTTPError(
+                413, f"Request body too large (limit {mb:.1f} MB)", Connection="close"
+            )
 
     def current_session(self) -> LoginSession | None:
         return self.sessions.get(bottle.request.get_cookie(SESSION_COOKIE))
@@ -630,7 +637,10 @@ class WebApp(bottle.Bottle):
     def _login_page(self, error: str = "", status: int = 200, username: str = ""):
         import secrets
 
-        token = secrets.token_urlsafe(24)
+        # Keep the browser's token across retries (a failed login re-renders this page).
+        token = bottle.request.get_cookie(LOGIN_COOKIE) or ""
+        if not (20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
+            token = secrets.token_urlsafe(24)
         # Login CSRF: double-submit of a pre-session token bound to this browser.
         self._set_cookie(LOGIN_COOKIE, token, 3600, path="/login")
         bottle.response.status = status
@@ -1098,9 +1108,13 @@ def _analysis_view(img, faces: list[dict]) -> dict:
     return {"faces": faces, "image": data_url, "width": w, "height": h}
 
 
-def create_app(appliance: ApplianceLike, *, users: UserStore | None = None) -> WebApp:
-    """The web application for ``appliance`` (an explicit Bottle instance, never the default)."""
-    return WebApp(appliance, users)
+def create_app(
+    appliance: ApplianceLike, *, users: UserStore | None = None, web_cfg: WebConfig | None = None
+) -> WebApp:
+    """The web application for ``appliance`` (an explicit Bottle instance, never the default).
+
+    ``web_cfg`` defaults to ``appliance.config.web``; serve it with the same section."""
+    return WebApp(appliance, users, web_cfg)
 
 
 __all__ = ["ApplianceLike", "WebApp", "create_app"]

@@ -40,9 +40,12 @@
   % end
   {{!base}}
 </main>
-<footer>Affectra Edge {{version}} · device <code>{{device.id}}</code>
-% if device.artwork:
+<footer>Affectra Edge
+% if session:
+{{version}} · device <code>{{device.id}}</code>
+%   if device.artwork:
  · artwork <em>{{device.artwork}}</em>
+%   end
 % end
  · no image or face ever leaves this device</footer>
 </body>

@@ -1,7 +1,7 @@
 % rebase('base.tpl')
 <section class="card narrow login">
   <h1>Log in</h1>
-  <p class="muted">{{device.name}}{{' — ' + device.artwork if device.artwork else ''}}</p>
+  <p class="muted">{{device.name}}</p>
   % if no_users:
   <p class="flash warn">No web users yet. On the device run <code>affectra-edge set-password admin --role admin</code>.</p>
   % end
