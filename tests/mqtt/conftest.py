@@ -386,11 +386,8 @@ def store(tmp_path):
     """The real session store (SQLCipher file in tmp_path) with its outbox."""
     from affectra_edge.config import StorageConfig
     from affectra_edge.metrics import Registry
+    from affectra_edge.store import open_store
 
-    try:
-        from affectra_edge.store import open_store
-    except ImportError as exc:  # the store lands in a parallel change
-        pytest.skip(f"session store not available: {exc}")
     cfg = StorageConfig(path=str(tmp_path / "affectra.db"), key_file=str(tmp_path / "db.key"))
     s = open_store(
         cfg, device_id=DEVICE_ID, artwork="Nighthawks", min_dwell_s=1.0, registry=Registry()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 
@@ -64,9 +63,6 @@ def test_mqtt_check_unreachable_broker(tmp_path, cli_env, broker):
     assert res.returncode == 1 and "refused" in res.stderr
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("affectra_edge.store") is None, reason="session store not present"
-)
 def test_replay_publishes_one_message_per_stored_session(broker, tmp_path, demo_clip, cli_env):
     cfg = _config(tmp_path, broker)
     with open(cfg, "a") as f:
@@ -87,6 +83,19 @@ def test_replay_publishes_one_message_per_stored_session(broker, tmp_path, demo_
     by_id = {d["session_id"]: d for d in published}
     for s in sessions:
         assert by_id[s["session_id"]] == s  # same document on stdout, in the store and on MQTT
+    # ... and exactly the sessions the store holds, its outbox empty (all acknowledged).
+    from affectra_edge.config import StorageConfig
+    from affectra_edge.store import open_store
+
+    storage = StorageConfig(path=str(tmp_path / "affectra.db"), key_file=str(tmp_path / "db.key"))
+    db = open_store(storage, device_id=DEVICE_ID, readonly=True)
+    try:
+        stored = db.recent_sessions(limit=10_000)
+        assert db.outbox_depth() == 0
+    finally:
+        db.close()
+    assert sorted(d["session_id"] for d in stored) == sorted(by_id)
+    assert len(published) == len(stored)  # one message per stored session, no duplicates
     assert sub.last(f"{PREFIX}/status").payload == b"offline"  # clean shutdown said goodbye
     assert sub.last(f"{PREFIX}/summary").json()["device_id"] == DEVICE_ID
     sub.close()

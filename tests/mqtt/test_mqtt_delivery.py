@@ -50,6 +50,9 @@ def test_each_stored_session_is_published_once_with_its_id(broker, store, make_p
         assert doc == json.loads(json.dumps(s.to_json()))  # the public shape, untouched
         assert doc["device_id"] == DEVICE_ID and doc["version"] >= 1
         assert doc["started_at"].endswith("Z") and doc["ended_at"].endswith("Z")
+    stored = {d["session_id"]: d for d in store.recent_sessions(limit=1000)}
+    assert sorted(stored) == sorted(m.json()["session_id"] for m in got)
+    assert all(stored[m.json()["session_id"]] == m.json() for m in got)
     st = pub.status()
     assert st["state"] == "connected" and st["sent"] == len(sessions)
     assert st["outbox_depth"] == 0 and st["last_error"] is None
