@@ -13,12 +13,13 @@ from affectra_edge.types import EMOTIONS
 
 
 def _nice_max(v: float) -> float:
-    if v <= 0:
-        return 1.0
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+    """A round axis top that 4 whole-number grid steps divide evenly (counts are integers)."""
+    if v <= 4:
+        return 4.0
+    for step in (8, 12, 20, 40, 60, 100, 200, 400, 600, 1000, 2000, 4000, 10000, 20000):
         if v <= step:
             return float(step)
-    return float(int(v * 1.2) + 1)
+    return float((int(v * 1.2) // 4 + 1) * 4)
 
 
 def time_course_svg(

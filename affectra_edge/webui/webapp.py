@@ -32,7 +32,7 @@ import bottle
 
 from affectra_edge import __version__
 from affectra_edge.config import CameraConfig, Config, ConfigError, WebConfig, build_section
-from affectra_edge.types import EMOTIONS, iso_utc
+from affectra_edge.types import EMOTIONS, iso_utc, parse_iso_utc
 from affectra_edge.webui import charts, render
 from affectra_edge.webui.auth import LoginSession, LoginThrottle, SessionTable, csrf_ok
 from affectra_edge.webui.users import MAX_PASSWORD, UserStore
@@ -207,6 +207,7 @@ class WebApp(bottle.Bottle):
             "session": None,
             "active": "",
             "msg": MESSAGES.get(bottle.request.query.get("msg", ""), ""),
+            "local_time": _local_time,
             "error": "",
         }
         base.update(kw)
@@ -940,6 +941,14 @@ class WebApp(bottle.Bottle):
                 app.streams.release()
 
         return gen()
+
+
+def _local_time(iso: str) -> str:
+    """ISO-8601 UTC → the device's local wall-clock time (the gallery's)."""
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(parse_iso_utc(iso)))
+    except (ValueError, TypeError):
+        return "—"
 
 
 @dataclass

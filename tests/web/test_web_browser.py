@@ -116,11 +116,13 @@ def test_phone_width_layout(browser, web, artifacts):
         ctx.close()
 
 
-def test_live_view_shows_frames(page, artifacts):
+def test_live_view_shows_frames(page, web, artifacts):
     page.goto("/live")
     wait_for(lambda: page.evaluate("document.getElementById('live').naturalWidth"), timeout=20)
     assert page.evaluate("document.getElementById('live').naturalWidth") == 640
-    page.wait_for_timeout(1500)  # let a few frames with boxes arrive for the screenshot
+    # a visitor in view, so the screenshot shows a blurred face with its box and label
+    wait_for(lambda: web.appliance.stats()["faces"] > 0, timeout=40, interval=0.1)
+    page.wait_for_timeout(600)
     page.screenshot(path=str(artifacts / "live-blurred.png"), full_page=True)
 
 

@@ -62,7 +62,9 @@
           var t = document.createElement("td");
           var time = document.createElement("time");
           time.dateTime = s.ended_at;
-          time.textContent = new Date(s.ended_at).toLocaleTimeString();
+          time.textContent = new Date(s.ended_at).toLocaleTimeString([], {
+            hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+          });
           t.appendChild(time);
           var d = document.createElement("td");
           d.textContent = s.duration_s.toFixed(1) + " s";

@@ -37,7 +37,7 @@
       <tr class="empty"><td colspan="4">No visitors yet.</td></tr>
     % end
     % for s in recent:
-      <tr><td><time datetime="{{s['ended_at']}}">{{s['ended_at'][11:19]}}</time></td><td>{{'%.1f' % s['duration_s']}} s</td><td><span class="tag e-{{s['dominant']}}">{{s['dominant']}}</span></td><td class="hide-sm"><span class="mix">
+      <tr><td><time datetime="{{s['ended_at']}}">{{local_time(s['ended_at'])}}</time></td><td>{{'%.1f' % s['duration_s']}} s</td><td><span class="tag e-{{s['dominant']}}">{{s['dominant']}}</span></td><td class="hide-sm"><span class="mix">
       % for e, v in s['emotions'].items():
         % if v >= 0.05:
         <span class="mix-part e-{{e}} w{{min(20, int(round(v * 20)))}}" title="{{e}} {{'%.0f' % (v * 100)}}%"></span>
