@@ -33,31 +33,27 @@ DEVICE = "bench-device"
 
 def synthetic(n: int, days: float, now: float, seed: int = 42) -> Iterator[ViewerSession]:
     """``n`` closed sessions ending over the last ``days`` days (opening hours 10–18 local,
-    so "today" holds about one day's share), dwell log-normal around 8 s."""
+    so "today" holds about one day's share), dwell log-normal around 8 s, in the order they
+    would have ended (the order a real device writes them)."""
     rng = np.random.default_rng(seed)
     day0 = local_day_start(now) - (int(days) - 1) * 86400
-    chunk = 50_000
-    made = 0
-    while made < n:
-        m = min(chunk, n - made)
-        day = rng.integers(0, int(days), m)
-        tod = rng.uniform(10 * 3600, 18 * 3600, m)
-        ended = day0 + day * 86400 + tod
-        ended = np.minimum(ended, now - 1.0)
-        dwell = np.clip(rng.lognormal(np.log(8.0), 0.9, m), 1.0, 1800.0)
-        probs = rng.dirichlet([0.6, 0.2, 0.3, 1.5, 0.7, 0.5, 2.0], m)
-        for i in range(m):
-            yield ViewerSession(
-                session_id=f"{seed:02d}{made + i:012d}",
-                track_id=int(i % 97),
-                started_at=float(ended[i] - dwell[i]),
-                ended_at=float(ended[i]),
-                frames=int(dwell[i] * 10),
-                emotions=Emotions(tuple(float(v) for v in probs[i])),
-                device_id=DEVICE,
-                artwork="bench",
-            )
-        made += m
+    day = rng.integers(0, int(days), n)
+    tod = rng.uniform(10 * 3600, 18 * 3600, n)
+    ended = day0 + day * 86400 + tod
+    ended = np.sort(np.where(ended < now, ended, ended - 86400))  # today: only what has been
+    dwell = np.clip(rng.lognormal(np.log(8.0), 0.9, n), 1.0, 1800.0)
+    probs = rng.dirichlet([0.6, 0.2, 0.3, 1.5, 0.7, 0.5, 2.0], n)
+    for i in range(n):
+        yield ViewerSession(
+            session_id=f"{seed:02d}{i:012d}",
+            track_id=int(i % 97),
+            started_at=float(ended[i] - dwell[i]),
+            ended_at=float(ended[i]),
+            frames=int(dwell[i] * 10),
+            emotions=Emotions(tuple(float(v) for v in probs[i])),
+            device_id=DEVICE,
+            artwork="bench",
+        )
 
 
 def timed(fn: Callable[[], object], runs: int) -> dict[str, float]:

@@ -163,7 +163,7 @@ class Store:
         self.readonly = readonly
         self._q: queue.Queue = queue.Queue()
         self._local = threading.local()
-        self._readers: list[Connection] = []
+        self._readers: list[tuple[threading.Thread, Connection]] = []
         self._readers_lock = threading.Lock()
         self._closed = False
         self._closing = False
@@ -311,7 +311,16 @@ class Store:
             conn = connect(self.path, self._key, cache_kib=4096)
             self._local.conn = conn
             with self._readers_lock:
-                self._readers.append(conn)
+                # Threads come and go (test clients, a server that spawns per request): close
+                # the connections of threads that have ended, so they cannot pile up.
+                alive = []
+                for thread, c in self._readers:
+                    if thread.is_alive():
+                        alive.append((thread, c))
+                    else:
+                        c.close()
+                alive.append((threading.current_thread(), conn))
+                self._readers = alive
         return conn
 
     def _read(self, fn: Callable[[Connection], Any]) -> Any:
@@ -326,7 +335,7 @@ class Store:
     def _close_connections(self) -> None:
         with self._readers_lock:
             readers, self._readers = self._readers, []
-        for c in readers:
+        for _thread, c in readers:
             try:
                 c.close()
             except Exception:
@@ -959,20 +968,26 @@ class Store:
     def _buckets(self, conn: Connection, start: float, end: float, size: int, tz: int):
         acc: dict[int, np.ndarray] = {}
 
-        def add_raw(lo: float, hi: float) -> None:
-            if hi <= lo:
-                return
+        def add(key: int, sums: Sequence[float]) -> None:
+            if sums[0]:
+                acc.setdefault(key, np.zeros(2 + len(FRACTION_COLUMNS)))[:] += sums
+
+        def add_edge(lo: float, hi: float) -> None:
+            # an edge lies inside one slot, and with tz a multiple of the slot every bucket
+            # boundary is a slot boundary: the whole edge belongs to the bucket of its slot
+            if hi > lo:
+                add((slot_of(lo) * SLOT_S + tz) // size, self._raw_sums(conn, lo, hi))
+
+        def add_grouped(lo: float, hi: float) -> None:
             cur = conn.execute(
-                "SELECT ended_at, dwell_s, "
-                + ", ".join(FRACTION_COLUMNS)
-                + " FROM sessions WHERE state = 'closed' AND ended_at >= ? AND ended_at < ?",
-                (lo, hi),
+                "SELECT CAST((ended_at + ?) / ? AS INTEGER), count(*), TOTAL(dwell_s), "
+                + ", ".join(f"TOTAL({e})" for e in FRACTION_COLUMNS)
+                + " FROM sessions WHERE state = 'closed' AND ended_at >= ? AND ended_at < ? "
+                "GROUP BY 1",
+                (tz, size, lo, hi),
             )
             for r in cur:
-                k = math.floor((r[0] + tz) / size)
-                a = acc.setdefault(k, np.zeros(2 + len(FRACTION_COLUMNS)))
-                a[0] += 1
-                a[1:] += r[1:]
+                add(int(r[0]), [float(v) for v in r[1:]])
 
         s0 = slot_of(start) + (0 if slot_of(start) * SLOT_S == start else 1)
         s1 = slot_of(end)
@@ -985,12 +1000,12 @@ class Store:
                 (SLOT_S, tz, size, s0, s1),
             )
             for r in cur:
-                a = acc.setdefault(int(r[0]), np.zeros(2 + len(FRACTION_COLUMNS)))
-                a += [float(v) for v in r[1:]]
-            add_raw(start, s0 * SLOT_S)
-            add_raw(s1 * SLOT_S, end)
+                add(int(r[0]), [float(v) for v in r[1:]])
+            add_edge(start, s0 * SLOT_S)
+            add_edge(s1 * SLOT_S, end)
         else:
-            add_raw(start, end)
+            # an offset that is no multiple of 15 min (none in use today): no roll-ups fit
+            add_grouped(start, end)
         out = []
         for k in sorted(acc):
             a = acc[k]

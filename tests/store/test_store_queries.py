@@ -268,3 +268,52 @@ def test_outbox_cap_drops_oldest_with_warning(open_, storage, caplog):
     assert sum("outbox over its cap" in r.message for r in caplog.records) == 2
     assert store.count_sessions() == 5  # the sessions themselves are all kept
     assert reg.gauge("mqtt_outbox_depth", "").value() == 3
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_readers_on_many_threads_while_writing(open_):
+    import threading
+
+    store = open_()
+    errors: list[BaseException] = []
+    seen: dict[int, list[int]] = {}
+    stop = threading.Event()
+
+    def reader(k: int):
+        mine = seen.setdefault(k, [])
+        try:
+            while not stop.is_set():
+                s = store.summary(0, 2e9)
+                mine.append(s["visitors"])
+                assert s["emotions"]["happy"] == (0.5 if s["visitors"] else 0.0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(300):
+        store.on_event(SessionEvent("end", session(f"w{i}", T0 + i, 3.0)))
+        if i % 50 == 0:
+            store.flush(10)
+    store.flush(10)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert not errors, errors
+    for counts in seen.values():  # each reader only ever sees the total grow
+        assert counts and counts == sorted(counts) and counts[-1] <= 300
+    assert store.count_sessions() == 300
+
+    # short-lived threads must not leave connections (file descriptors) behind
+    before = _open_fds()
+    for _ in range(40):
+        t = threading.Thread(target=lambda: store.summary(0, 2e9))
+        t.start()
+        t.join()
+    assert _open_fds() - before <= 6
