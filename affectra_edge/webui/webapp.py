@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -124,8 +124,6 @@ class WebApp(bottle.Bottle):
         self.static_root = str(root / "static")
         self.template_root = str(root / "templates")
         self._templates: dict[str, bottle.SimpleTemplate] = {}
-        self.rt.snap_lock = threading.Lock()
-        self.rt.jpeg_lock = threading.Lock()
         self.started = time.time()
         self.started_mono = time.monotonic()
         self.install(_AuthPlugin(self))
@@ -259,7 +257,7 @@ class WebApp(bottle.Bottle):
     def snapshot(self) -> dict[str, Any]:
         """Live figures for the dashboard and SSE; cached 0.5 s so many clients cost one query."""
         now = time.monotonic()
-        with self.rt.snap_lock:
+        with self.rt.lock:
             if self.rt.snap is not None and now - self.rt.snap[0] < 0.5:
                 return self.rt.snap[1]
         a = self.appliance
@@ -288,7 +286,7 @@ class WebApp(bottle.Bottle):
             "faces": stats.get("faces", 0),
             "camera": a.capture.status().get("state"),
         }
-        with self.rt.snap_lock:
+        with self.rt.lock:
             self.rt.snap = (now, snap)
         return snap
 
@@ -334,7 +332,7 @@ class WebApp(bottle.Bottle):
     def live_jpeg(self, item) -> bytes:
         """The annotated JPEG for a live item; encoded once per frame for all viewers."""
         privacy = self.rt.privacy
-        with self.rt.jpeg_lock:
+        with self.rt.lock:
             if (
                 self.rt.jpeg is not None
                 and self.rt.jpeg[0] == item.seq
@@ -342,7 +340,7 @@ class WebApp(bottle.Bottle):
             ):
                 return self.rt.jpeg[2]
         data = render.encode(render.annotate(item.frame.image, item.result, privacy))
-        with self.rt.jpeg_lock:
+        with self.rt.lock:
             self.rt.jpeg = (item.seq, privacy, data)
         return data
 
@@ -566,7 +564,8 @@ class WebApp(bottle.Bottle):
         # -- JSON API ---------------------------------------------------------------------
         @app.get("/api/status")
         def api_status(session):
-            return _json(app._status(session))
+            doc = app.cached(("status",), lambda: app._status())
+            return _json({**json.loads(doc), "user": {"name": session.user, "role": session.role}})
 
         @app.get("/api/stats")
         def api_stats(session):
@@ -578,13 +577,17 @@ class WebApp(bottle.Bottle):
             limit = _q(lambda: as_int(q.get("limit", "50"), "limit", 1, 500))
             offset = _q(lambda: as_int(q.get("offset", "0"), "offset", 0, 10**9))
             store = _need_store(a)
-            return _json(
-                {
-                    "total": int(store.count_sessions()),
-                    "limit": limit,
-                    "offset": offset,
-                    "sessions": list(store.recent_sessions(limit, offset)),
-                }
+            # Many open dashboards poll the same page: one query per half second serves them.
+            return app.cached(
+                ("sessions", limit, offset),
+                lambda: json.dumps(
+                    {
+                        "total": int(store.count_sessions()),
+                        "limit": limit,
+                        "offset": offset,
+                        "sessions": list(store.recent_sessions(limit, offset)),
+                    }
+                ),
             )
 
         @app.get("/api/cameras")
@@ -692,15 +695,35 @@ class WebApp(bottle.Bottle):
         return self._login_page(f"Too many failed attempts. Try again in {secs} s.", 429)
 
     # ---- API work --------------------------------------------------------------------------
-    def _status(self, session: LoginSession) -> dict:
+    def cached(self, key: tuple, fn: Callable[[], Any], ttl: float = 0.5) -> Any:
+        """``fn()`` at most once per ``ttl`` seconds per key (cleared by any change)."""
+        now = time.monotonic()
+        with self.rt.lock:
+            hit = self.rt.cache.get(key)
+            if hit is not None and now - hit[0] < ttl:
+                bottle.response.content_type = "application/json"
+                return hit[1]
+        value = fn()
+        with self.rt.lock:
+            if len(self.rt.cache) > 256:
+                self.rt.cache.clear()
+            self.rt.cache[key] = (now, value)
+        bottle.response.content_type = "application/json"
+        return value
+
+    def invalidate(self) -> None:
+        with self.rt.lock:
+            self.rt.snap = None
+            self.rt.cache.clear()
+
+    def _status(self) -> str:
         a = self.appliance
         cfg = a.config
-        return {
+        doc = {
             "device": {"id": cfg.device.id, "name": cfg.device.name, "artwork": cfg.device.artwork},
             "version": __version__,
             "time": iso_utc(time.time()),
             "uptime_s": round(time.time() - self.started, 1),
-            "user": {"name": session.user, "role": session.role},
             "camera": a.capture.status(),
             "stats": a.stats(),
             "summary": self.snapshot(),
@@ -708,6 +731,7 @@ class WebApp(bottle.Bottle):
             "storage": "enabled" if a.store is not None else "disabled",
             "privacy": self.rt.privacy,
         }
+        return json.dumps(doc)
 
     def _stats(self) -> dict:
         q = bottle.request.query
@@ -770,6 +794,7 @@ class WebApp(bottle.Bottle):
             privacy = as_choice(data["privacy"], "privacy", render.PRIVACY_MODES)
         if clean:
             self.appliance.apply_settings(clean)
+        self.invalidate()
         if privacy is not None:
             self.rt.privacy = privacy
             if self.appliance.store is not None:
@@ -806,6 +831,7 @@ class WebApp(bottle.Bottle):
         except ConfigError as exc:
             raise InvalidInput(exc.key or "camera", exc.problem) from None
         self.appliance.capture.switch(cam)
+        self.invalidate()
 
     def _clear(self, data: dict) -> dict:
         confirm = data.get("confirm")
@@ -814,8 +840,7 @@ class WebApp(bottle.Bottle):
         store = _need_store(self.appliance)
         before = int(store.count_sessions())
         store.clear_all()
-        with self.rt.snap_lock:
-            self.rt.snap = None
+        self.invalidate()
         logger.warning("all visitor data cleared from the web UI (%d sessions)", before)
         return {"cleared": True, "sessions_deleted": before}
 
@@ -955,6 +980,8 @@ def _local_time(iso: str) -> str:
 class _Runtime:
     privacy: str
     snap: tuple[float, dict] | None = None
+    cache: dict = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
     jpeg: tuple[int, str, bytes] | None = None
 
 

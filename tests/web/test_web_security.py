@@ -101,7 +101,7 @@ def test_security_headers_on_pages_api_errors_and_static(web, admin, monkeypatch
         raise RuntimeError("secret internals /etc/affectra-edge")
 
     monkeypatch.setattr(web.appliance, "stats", boom)
-    web.app.rt.snap = None
+    web.app.invalidate()
     for path in ("/api/status", "/"):
         r = admin.get(web.url + path)
         assert r.status_code == 500, path
