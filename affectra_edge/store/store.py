@@ -438,17 +438,18 @@ class Store:
                         conn.execute("ROLLBACK")
                     except Exception:
                         pass
-                if not _transient(exc):
-                    raise
+                # Whatever failed at the transaction level (I/O, disk full, a lock, something
+                # unexpected), the items stay queued and are retried: never dropped silently.
                 attempt += 1
                 if self._m_errors:
                     self._m_errors.inc()
                 delay = min(30.0, 0.25 * 2 ** min(attempt, 7))
                 if attempt <= 3 or attempt % 20 == 0:
                     logger.error(
-                        "store: cannot write to %s (%s); %d item(s) kept queued, retry %d in "
+                        "store: cannot write to %s (%s: %s); %d item(s) kept queued, retry %d in "
                         "%.1f s",
                         self.path,
+                        type(exc).__name__,
                         exc,
                         len(ops),
                         attempt,
@@ -850,6 +851,8 @@ class Store:
         """True when an outbox row was committed since the previous call (or, on the first
         call, since the store opened); otherwise waits up to ``timeout`` for one."""
         with self._outbox_cond:
+            if self._closed:
+                raise StoreError(f"{self.path}: store is closed")
             if self._outbox_seq == self._outbox_seen:
                 self._outbox_cond.wait_for(
                     lambda: self._outbox_seq != self._outbox_seen or self._closed, timeout
