@@ -14,7 +14,7 @@ def test_empty_file_is_valid_and_gives_defaults(tmp_path):
     p.write_text("")
     cfg = load_config(p)
     assert cfg.camera.type == "demo"
-    assert cfg.detector.model == "short"
+    assert cfg.detector.model == "full" and cfg.detector.min_score == 0.5
     assert cfg.web.port == 8080 and cfg.web.privacy == "blurred"
     assert cfg.topic_prefix == f"affectra/{cfg.device.id}"
     assert cfg.present == frozenset()
