@@ -37,6 +37,9 @@ class WebServer:
             server_name="affectra-edge",
             timeout=10,
             shutdown_timeout=2,
+            # listen backlog: with cheroot's default of 5, a burst of dashboards opening
+            # connections overflows it and the kernel drops SYNs (a 1 s retransmit each)
+            request_queue_size=128,
         )
         # Headers are small; bodies are bounded by the app itself (it answers 413 with its
         # security headers). These are only the backstop for absurd requests.

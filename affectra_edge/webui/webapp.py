@@ -703,7 +703,16 @@ class WebApp(bottle.Bottle):
             if hit is not None and now - hit[0] < ttl:
                 bottle.response.content_type = "application/json"
                 return hit[1]
-        value = fn()
+        # Single flight: when the entry expires under load, one thread recomputes and the
+        # others wait for its result instead of all querying the store at once.
+        with self.rt.compute:
+            with self.rt.lock:
+                hit = self.rt.cache.get(key)
+                if hit is not None and time.monotonic() - hit[0] < ttl:
+                    bottle.response.content_type = "application/json"
+                    return hit[1]
+            value = fn()
+            now = time.monotonic()
         with self.rt.lock:
             if len(self.rt.cache) > 256:
                 self.rt.cache.clear()
@@ -982,6 +991,7 @@ class _Runtime:
     snap: tuple[float, dict] | None = None
     cache: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    compute: threading.Lock = field(default_factory=threading.Lock)
     jpeg: tuple[int, str, bytes] | None = None
 
 
