@@ -61,7 +61,9 @@ def slot_of(ts: float, size: int = SLOT_S) -> int:
 def hist_bin(dwell_s: float) -> int:
     if not dwell_s >= HIST_MIN_S:  # also NaN
         return 0
-    i = int(math.log(dwell_s / HIST_MIN_S) / _LOG_R) + 1
+    if not math.isfinite(dwell_s):
+        return HIST_BINS - 1
+    i = min(int(math.log(dwell_s / HIST_MIN_S) / _LOG_R) + 1, HIST_BINS - 1)
     # the float log may land one bin off at an edge; the edges table is the truth
     while i > 1 and dwell_s < HIST_EDGES[i]:
         i -= 1

@@ -317,3 +317,24 @@ def test_readers_on_many_threads_while_writing(open_):
         t.start()
         t.join()
     assert _open_fds() - before <= 6
+
+
+def test_one_bad_event_does_not_take_its_batch_down(open_, caplog):
+    reg = Registry()
+    store = open_(registry=reg)
+    bad = session("bad", float("nan"), 5.0)
+    events = [
+        SessionEvent("end", session("before", T0, 5.0)),
+        SessionEvent("end", bad),
+        SessionEvent("end", session("marathon", T0, 3 * DAY)),  # beyond the histogram's range
+        SessionEvent("end", session("after", T0 + 10, 5.0)),
+    ]
+    with caplog.at_level(logging.ERROR, logger="affectra_edge.store.store"):
+        for ev in events:  # queued together: one group transaction
+            store.on_event(ev)
+        assert store.flush(10)
+    assert {d["session_id"] for d in store.recent_sessions()} == {"before", "marathon", "after"}
+    assert [r.message for r in caplog.records if "session end bad" in r.message]
+    assert reg.counter("store_errors_total", "").value() == 1
+    assert store.outbox_depth() == 3 and store.count_sessions() == 3
+    assert store.summary(0, 2e9)["median_dwell_s"] == 5.0
