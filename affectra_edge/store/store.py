@@ -371,6 +371,9 @@ class Store:
         pending: list = []
         stopping = False
         while True:
+            # checked on every turn, so a steady stream of events cannot starve retention
+            if not stopping and time.monotonic() >= self._next_retention:
+                self._scheduled_retention()
             if not pending:
                 if stopping:
                     return
@@ -378,7 +381,6 @@ class Store:
                 try:
                     pending.append(self._q.get(timeout=wait))
                 except queue.Empty:
-                    self._scheduled_retention()
                     continue
             while len(pending) < MAX_BATCH:
                 try:
