@@ -426,43 +426,20 @@ class WebApp(bottle.Bottle):
         def stream(session):
             return app._mjpeg(session)
 
-        @app.get("/analyze")
-        def analyze_page(session):
+        # Each form page is rendered by one function: for GET, and again (with ``error``) when
+        # its POST is refused.
+        def render_analyze(session, result=None, **extra):
             return app.page(
                 "analyze.tpl",
                 title="Analyze an image",
                 active="analyze",
                 session=session,
-                result=None,
+                result=result,
                 max_mb=app.web_cfg.max_upload_mb,
+                **extra,
             )
 
-        @app.post("/analyze")
-        def analyze_form(session):
-            try:
-                img, faces = app._analyze_upload()
-            except InvalidInput as exc:
-                bottle.response.status = 400
-                return app.page(
-                    "analyze.tpl",
-                    title="Analyze an image",
-                    active="analyze",
-                    session=session,
-                    result=None,
-                    error=str(exc),
-                    max_mb=app.web_cfg.max_upload_mb,
-                )
-            return app.page(
-                "analyze.tpl",
-                title="Analyze an image",
-                active="analyze",
-                session=session,
-                result=_analysis_view(img, faces),
-                max_mb=app.web_cfg.max_upload_mb,
-            )
-
-        @app.get("/cameras")
-        def cameras_page(session):
+        def render_cameras(session, **extra):
             return app.page(
                 "cameras.tpl",
                 title="Cameras",
@@ -471,28 +448,10 @@ class WebApp(bottle.Bottle):
                 camera=a.capture.status(),
                 cam_cfg=a.capture.camera,
                 types=CAMERA_TYPES,
+                **extra,
             )
 
-        @app.post("/cameras", role="admin")
-        def cameras_form(session):
-            try:
-                app._switch_camera(_payload())
-            except InvalidInput as exc:
-                bottle.response.status = 400
-                return app.page(
-                    "cameras.tpl",
-                    title="Cameras",
-                    active="cameras",
-                    session=session,
-                    camera=a.capture.status(),
-                    cam_cfg=a.capture.camera,
-                    types=CAMERA_TYPES,
-                    error=str(exc),
-                )
-            return bottle.redirect("/cameras?msg=switched", 303)
-
-        @app.get("/settings")
-        def settings_page(session):
+        def render_settings(session, **extra):
             return app.page(
                 "settings.tpl",
                 title="Settings",
@@ -500,7 +459,50 @@ class WebApp(bottle.Bottle):
                 session=session,
                 settings=app._settings(),
                 modes=render.PRIVACY_MODES,
+                **extra,
             )
+
+        def render_data(session, **extra):
+            return app.page(
+                "data.tpl",
+                title="Data",
+                active="data",
+                session=session,
+                total=app.snapshot()["visitors_total"],
+                store=a.store is not None,
+                confirm_word=CONFIRM_WORD,
+                **extra,
+            )
+
+        @app.get("/analyze")
+        def analyze_page(session):
+            return render_analyze(session)
+
+        @app.post("/analyze")
+        def analyze_form(session):
+            try:
+                img, faces = app._analyze_upload()
+            except InvalidInput as exc:
+                bottle.response.status = 400
+                return render_analyze(session, error=str(exc))
+            return render_analyze(session, result=_analysis_view(img, faces))
+
+        @app.get("/cameras")
+        def cameras_page(session):
+            return render_cameras(session)
+
+        @app.post("/cameras", role="admin")
+        def cameras_form(session):
+            try:
+                app._switch_camera(_payload())
+            except InvalidInput as exc:
+                bottle.response.status = 400
+                return render_cameras(session, error=str(exc))
+            return bottle.redirect("/cameras?msg=switched", 303)
+
+        @app.get("/settings")
+        def settings_page(session):
+            return render_settings(session)
 
         @app.post("/settings", role="admin")
         def settings_form(session):
@@ -508,29 +510,12 @@ class WebApp(bottle.Bottle):
                 app._save_settings(_payload())
             except InvalidInput as exc:
                 bottle.response.status = 400
-                return app.page(
-                    "settings.tpl",
-                    title="Settings",
-                    active="settings",
-                    session=session,
-                    settings=app._settings(),
-                    modes=render.PRIVACY_MODES,
-                    error=str(exc),
-                )
+                return render_settings(session, error=str(exc))
             return bottle.redirect("/settings?msg=saved", 303)
 
         @app.get("/data")
         def data_page(session):
-            total = app.snapshot()["visitors_total"]
-            return app.page(
-                "data.tpl",
-                title="Data",
-                active="data",
-                session=session,
-                total=total,
-                store=a.store is not None,
-                confirm_word=CONFIRM_WORD,
-            )
+            return render_data(session)
 
         @app.post("/data/clear", role="admin")
         def data_clear(session):
@@ -538,16 +523,7 @@ class WebApp(bottle.Bottle):
                 app._clear(_payload())
             except InvalidInput as exc:
                 bottle.response.status = 400
-                return app.page(
-                    "data.tpl",
-                    title="Data",
-                    active="data",
-                    session=session,
-                    total=app.snapshot()["visitors_total"],
-                    store=a.store is not None,
-                    confirm_word=CONFIRM_WORD,
-                    error=str(exc),
-                )
+                return render_data(session, error=str(exc))
             return bottle.redirect("/data?msg=cleared", 303)
 
         @app.post("/logout", role="viewer")
