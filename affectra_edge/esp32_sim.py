@@ -86,6 +86,8 @@ class FrameFeed:
     def _probe_fps(self) -> float:
         import cv2
 
+        from affectra_edge.sources.file import video_fps
+
         assert self.video is not None
         if self.video.is_dir():
             return 10.0
@@ -93,10 +95,10 @@ class FrameFeed:
         try:
             if not cap.isOpened():
                 raise ValueError(f"{self.video}: cannot open as a video")
-            fps = cap.get(cv2.CAP_PROP_FPS)
+            fps = video_fps(cap)
         finally:
             cap.release()
-        return float(fps) if fps and 0.5 <= fps <= 240 else 10.0
+        return 10.0 if fps is None else fps
 
     def frames(self, loop: bool) -> Iterator[np.ndarray]:
         import cv2
@@ -114,6 +116,8 @@ class FrameFeed:
     def _once(self) -> Iterator[np.ndarray]:
         import cv2
 
+        from affectra_edge.sources.file import image_files, read_image, video_frames
+
         if self.video is None:
             from affectra_edge.sources.demo import CYCLE_S, DemoScene
 
@@ -122,22 +126,12 @@ class FrameFeed:
             for i in range(int(CYCLE_S * self.fps)):
                 yield scene.render(i / self.fps)
         elif self.video.is_dir():
-            from affectra_edge.sources.file import image_files, read_image
-
             for f in image_files(self.video):
                 img = read_image(f)
                 if img is not None:
                     yield img
         else:
-            cap = cv2.VideoCapture(str(self.video))
-            try:
-                while True:
-                    ok, img = cap.read()
-                    if not ok:
-                        return
-                    yield img
-            finally:
-                cap.release()
+            yield from video_frames(cv2.VideoCapture(str(self.video)))
 
 
 def encode_jpeg(img: np.ndarray, quality: int) -> bytes:

@@ -44,6 +44,26 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
+def video_fps(cap) -> float | None:
+    """The frame rate an opened ``cv2.VideoCapture`` declares, or None when it is implausible."""
+    import cv2
+
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and 0.5 <= fps <= 240 else None
+
+
+def video_frames(cap) -> Iterator[np.ndarray]:
+    """Every frame of a ``cv2.VideoCapture`` up to its end; releases the capture when done."""
+    try:
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                return
+            yield img
+    finally:
+        cap.release()
+
+
 class FileSource:
     live = False
 
@@ -97,17 +117,10 @@ class FileSource:
             raise SourceUnavailable(
                 f"{self.path}: cannot open as a video (unknown format or corrupt)"
             )
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        if fps and 0.5 <= fps <= 240:
-            self._fps = float(fps)
-        try:
-            while True:
-                ok, img = cap.read()
-                if not ok:
-                    return
-                yield img
-        finally:
-            cap.release()
+        fps = video_fps(cap)
+        if fps is not None:
+            self._fps = fps
+        yield from video_frames(cap)
 
     def read(self) -> Frame | None:
         if self._iter is None:
