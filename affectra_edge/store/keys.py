@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from affectra_edge.errors import StoreError
+from affectra_edge.fsutil import write_private_file
 from affectra_edge.secrets import credential_path
 
 logger = logging.getLogger(__name__)
@@ -60,19 +61,6 @@ def read_key_file(path: str | os.PathLike) -> str:
     return parse_key(text, p)
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_key_file(path: str | os.PathLike, key_hex: str, *, replace: bool = False) -> None:
     """Write ``key_hex`` to ``path`` with mode 0600, durably and atomically.
 
@@ -81,26 +69,7 @@ def write_key_file(path: str | os.PathLike, key_hex: str, *, replace: bool = Fal
     file appeared meanwhile, that one wins (``FileExistsError``)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, (key_hex + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        if replace:
-            os.replace(tmp, p)
-        else:
-            os.link(tmp, p)  # fails with FileExistsError instead of overwriting
-            os.unlink(tmp)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(p.parent)
+    write_private_file(p, (key_hex + "\n").encode("ascii"), mode=0o600, replace=replace)
 
 
 def load_key(key_file: str | os.PathLike, *, may_create: bool) -> DbKey:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from affectra_edge.config import StorageConfig
 from affectra_edge.errors import StoreError
+from affectra_edge.fsutil import fsync_dir
 from affectra_edge.store.db import WriterLock, connect, verify_key
 from affectra_edge.store.keys import (
-    _fsync_dir,
     load_key,
     new_key_hex,
     read_key_file,
@@ -47,7 +47,7 @@ def rekey_database(storage: StorageConfig, *, new_key_file: str | None = None) -
             verify_key(path, read_key_file(staged))
             conn = connect(path, read_key_file(staged))
             os.replace(staged, storage.key_file)
-            _fsync_dir(staged.parent)
+            fsync_dir(staged.parent)
             key = load_key(storage.key_file, may_create=False)
             logger.warning("rekey: finished an interrupted rekey before starting this one")
         try:
@@ -86,7 +86,7 @@ def rekey_database(storage: StorageConfig, *, new_key_file: str | None = None) -
         if key.from_credential:
             return RekeyResult(credential=key.source)
         os.replace(staged, storage.key_file)
-        _fsync_dir(staged.parent)
+        fsync_dir(staged.parent)
         logger.info("rekey: %s re-encrypted; new key in %s", path, storage.key_file)
         return RekeyResult(credential=None)
     finally:

@@ -15,13 +15,13 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from affectra_edge.errors import AffectraError
+from affectra_edge.fsutil import write_private_file
 
 logger = logging.getLogger(__name__)
 
@@ -135,21 +135,8 @@ class UserStore:
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"version": 1, "users": self._users}
-        fd, tmp = tempfile.mkstemp(prefix=".users-", dir=self.path.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=2, sort_keys=True)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        write_private_file(self.path, text.encode("utf-8"), mode=0o600)
         self._mtime = self.path.stat().st_mtime
 
     def reload(self) -> None:
