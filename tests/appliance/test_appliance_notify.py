@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 import uuid
 
 import pytest
@@ -162,10 +163,12 @@ def test_ready_after_first_frame_or_clear_error(notify_socket):
         "error": "/dev/video7: no such device",
     }
     wd2 = Watchdog(n2, lambda: err, stall_s=5.0)
+    since = time.monotonic()
     wd2.tick()
     assert wd2.ready_sent
-    msgs = [m for _, m in notify_socket.with_key("READY")]
-    assert msgs[-1]["STATUS"].startswith("camera error: /dev/video7: no such device")
+    # the datagram is read by the listener's thread: wait for it rather than race it
+    _, msg = notify_socket.wait_for("READY", timeout=5, since=since)
+    assert msg["STATUS"].startswith("camera error: /dev/video7: no such device")
     wd2.tick()  # an error state never pets
     assert wd2.pets == 0
 
