@@ -55,7 +55,10 @@ class _Rate:
                 self._times.popleft()
             if len(self._times) < 2:
                 return 0.0
-            span = max(now - self._times[0], 1e-6)
+            # Over less than a second, two frames that happen to arrive close together
+            # (the first inference is slow, the next frame is already waiting) would read as
+            # a wild rate; count at least one second instead.
+            span = max(now - self._times[0], 1.0)
             return (len(self._times) - 1) / span
 
 

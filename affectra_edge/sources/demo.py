@@ -155,18 +155,23 @@ class DemoSource:
         self.counters = counters or SourceCounters()
         self.scene = DemoScene(camera.width, camera.height)
         self._t0 = 0.0
+        self._next_due = 0.0
         self._index = 0
 
     def open(self) -> None:
         self._t0 = time.time()
+        self._next_due = self._t0
         self._index = 0
 
     def read(self) -> Frame:
-        due = self._t0 + self._index / self.camera.fps
+        period = 1.0 / self.camera.fps
+        due = self._next_due
         delay = due - time.time()
         if delay > 0:
             time.sleep(delay)
         now = time.time()
+        # A real camera that falls behind skips frames; it never bursts to catch up.
+        self._next_due = max(due + period, now)
         frame = Frame(self.scene.render(now - self._t0), now, self._index)
         self._index += 1
         return frame
