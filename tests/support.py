@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 
 PYTHON = sys.executable
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float | None = 120, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    """``python -m affectra_edge ARGS`` as a real child process, its output captured as text."""
+    return subprocess.run(
+        [PYTHON, "-m", "affectra_edge", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        **kwargs,
+    )
 
 
 def free_port() -> int:

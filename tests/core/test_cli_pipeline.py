@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from affectra_edge.types import EMOTIONS
-from tests.support import PYTHON
-
-
-def cli(*args, env=None, timeout=120):
-    return subprocess.run(
-        [PYTHON, "-m", "affectra_edge", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
+from tests.support import run_cli
 
 
 def test_replay_json_lines(demo_clip, cli_env):
-    out = cli("replay", str(demo_clip), "--json", env=cli_env)
+    out = run_cli("replay", str(demo_clip), "--json", env=cli_env)
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     sessions = [d for d in lines if d["type"] == "session"]
@@ -57,14 +46,14 @@ def test_replay_image_folder_and_text_output(tmp_path, astronaut, cli_env):
     for i in range(30):  # 2 s at the default 15 fps
         cv2.imwrite(str(folder / f"{i:03d}.jpg"), astronaut)
     (folder / "031.jpg").write_bytes(b"not a jpeg")
-    out = cli("replay", str(folder), env=cli_env)
+    out = run_cli("replay", str(folder), env=cli_env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("session ") == 1 and "happy" in out.stdout
     assert "30 frames" in out.stdout
 
 
 def test_replay_missing_path_is_a_clear_error(tmp_path, cli_env):
-    out = cli("replay", str(tmp_path / "nope.mp4"), env=cli_env)
+    out = run_cli("replay", str(tmp_path / "nope.mp4"), env=cli_env)
     assert out.returncode != 0
     assert "nope.mp4" in out.stderr and "Traceback" not in out.stderr
 
@@ -72,7 +61,7 @@ def test_replay_missing_path_is_a_clear_error(tmp_path, cli_env):
 def test_analyze_images_and_bad_files(tmp_path, astronaut_path, cli_env):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
-    out = cli("analyze", str(astronaut_path), str(bad), env=cli_env)
+    out = run_cli("analyze", str(astronaut_path), str(bad), env=cli_env)
     assert out.returncode == 0, out.stderr
     good, broken = (json.loads(line) for line in out.stdout.splitlines())
     assert good["file"] == str(astronaut_path)
@@ -86,20 +75,20 @@ def test_analyze_whole_image_for_cropped_faces(tmp_path, astronaut, cli_env):
 
     crop = tmp_path / "crop.png"
     cv2.imwrite(str(crop), cv2.cvtColor(astronaut[80:180, 180:280], cv2.COLOR_BGR2GRAY))
-    out = cli("analyze", "--whole-image", str(crop), env=cli_env)
+    out = run_cli("analyze", "--whole-image", str(crop), env=cli_env)
     (doc,) = [json.loads(line) for line in out.stdout.splitlines()]
     (face,) = doc["faces"]
     assert face["box"] == [0, 0, 100, 100] and face["dominant"] == "happy"
 
 
 def test_demo_without_web_prints_sessions(cli_env):
-    out = cli("demo", "--no-web", "--duration", "16", "--json", env=cli_env, timeout=90)
+    out = run_cli("demo", "--no-web", "--duration", "16", "--json", env=cli_env, timeout=90)
     assert out.returncode == 0, out.stderr
     sessions = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert len(sessions) >= 1 and sessions[0]["dominant"] == "happy"
 
 
 def test_help_lists_the_commands(cli_env):
-    out = cli("--help", env=cli_env)
+    out = run_cli("--help", env=cli_env)
     for name in ("run", "demo", "replay", "analyze", "check-config", "models"):
         assert name in out.stdout

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from affectra_edge.config import Config, ConfigError, load_config, parse_config
 from affectra_edge.errors import EXIT_CONFIG, EXIT_USAGE
-from tests.support import PYTHON
+from tests.support import run_cli
 
 
 def test_empty_file_is_valid_and_gives_defaults(tmp_path):
@@ -77,28 +75,13 @@ def test_check_config_cli_exit_codes(tmp_path, cli_env):
     good.write_text('[camera]\ntype = "demo"\n[web]\nport = 9000\n')
     bad = tmp_path / "bad.toml"
     bad.write_text("[web]\nprivacy = 'none'\n")
-    ok = subprocess.run(
-        [PYTHON, "-m", "affectra_edge", "check-config", str(good)],
-        capture_output=True,
-        text=True,
-        env=cli_env,
-    )
+    ok = run_cli("check-config", str(good), env=cli_env, timeout=None)
     assert ok.returncode == 0, ok.stderr
     assert "OK" in ok.stdout
-    fail = subprocess.run(
-        [PYTHON, "-m", "affectra_edge", "check-config", str(bad)],
-        capture_output=True,
-        text=True,
-        env=cli_env,
-    )
+    fail = run_cli("check-config", str(bad), env=cli_env, timeout=None)
     assert fail.returncode == EXIT_CONFIG
     assert "web.privacy" in fail.stderr and str(bad) in fail.stderr
-    usage = subprocess.run(
-        [PYTHON, "-m", "affectra_edge", "check-config", "--bogus"],
-        capture_output=True,
-        text=True,
-        env=cli_env,
-    )
+    usage = run_cli("check-config", "--bogus", env=cli_env, timeout=None)
     assert usage.returncode == EXIT_USAGE
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from tests.mqtt.conftest import DEVICE_ID, PREFIX, Subscriber
-from tests.support import PYTHON, wait_for
+from tests.support import run_cli, wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -24,16 +23,6 @@ def _config(tmp_path, broker, **mqtt) -> str:
     return str(path)
 
 
-def _cli(*args, env, timeout=60):
-    return subprocess.run(
-        [PYTHON, "-m", "affectra_edge", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
-
-
 def test_mqtt_check_reports_connected_and_refused(auth_broker, tmp_path, cli_env, make_publisher):
     good = tmp_path / "good"
     good.write_text("s3cret-Pa55")
@@ -42,7 +31,7 @@ def test_mqtt_check_reports_connected_and_refused(auth_broker, tmp_path, cli_env
     pub.start()
     wait_for(lambda: pub.state == "connected", timeout=10)
     cfg = _config(tmp_path, auth_broker, username="gallery", password_file=str(good))
-    ok = _cli("mqtt-check", "--config", cfg, env=cli_env)
+    ok = run_cli("mqtt-check", "--config", cfg, env=cli_env, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert "connected" in ok.stdout and f"{PREFIX}/status: online" in ok.stdout
     assert pub.state == "connected"  # its own client id: the daemon was not kicked off
@@ -51,7 +40,7 @@ def test_mqtt_check_reports_connected_and_refused(auth_broker, tmp_path, cli_env
     bad.write_text("nope")
     (tmp_path / "b").mkdir()
     cfg = _config(tmp_path / "b", auth_broker, username="gallery", password_file=str(bad))
-    refused = _cli("mqtt-check", "--config", cfg, env=cli_env)
+    refused = run_cli("mqtt-check", "--config", cfg, env=cli_env, timeout=60)
     assert refused.returncode == 1
     assert "auth_failed" in refused.stderr and "refused" in refused.stderr
 
@@ -59,7 +48,7 @@ def test_mqtt_check_reports_connected_and_refused(auth_broker, tmp_path, cli_env
 def test_mqtt_check_unreachable_broker(tmp_path, cli_env, broker):
     cfg = _config(tmp_path, broker)
     broker.stop()
-    res = _cli("mqtt-check", "--config", cfg, "--timeout", "5", env=cli_env)
+    res = run_cli("mqtt-check", "--config", cfg, "--timeout", "5", env=cli_env, timeout=60)
     assert res.returncode == 1 and "refused" in res.stderr
 
 
@@ -71,7 +60,7 @@ def test_replay_publishes_one_message_per_stored_session(broker, tmp_path, demo_
             f'key_file = "{tmp_path / "db.key"}"\n'
         )
     sub = Subscriber(broker, [f"{PREFIX}/#"])
-    res = _cli("replay", str(demo_clip), "--config", cfg, "--json", env=cli_env, timeout=120)
+    res = run_cli("replay", str(demo_clip), "--config", cfg, "--json", env=cli_env, timeout=120)
     assert res.returncode == 0, res.stderr
     docs = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     sessions = [d for d in docs if d.get("type") == "session"]

@@ -16,6 +16,7 @@ from affectra_edge.esp32_sim import SimOptions
 from affectra_edge.sources import SourceCounters, build_source
 from affectra_edge.sources.mjpeg import ESP32_BOUNDARY, MultipartParser, boundary_from_content_type
 from tests.sources.camera_support import esp32_camera
+from tests.support import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 SKETCH = REPO / "esp32_cam" / "esp32_cam.ino"
@@ -107,12 +108,7 @@ def test_esp32_sim_command_serves_until_sigterm(clip):
 
 
 def test_esp32_sim_command_rejects_a_missing_video(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "affectra_edge", "esp32-sim", str(tmp_path / "nope.mp4")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_cli("esp32-sim", str(tmp_path / "nope.mp4"), timeout=60)
     assert out.returncode != 0
     assert "nope.mp4: no such video file" in out.stderr
 

@@ -10,6 +10,7 @@ import pytest
 
 from affectra_edge.config import StorageConfig
 from affectra_edge.types import EMOTIONS, Emotions, SessionEvent, ViewerSession
+from tests.support import run_cli
 
 DEVICE = "gallery-7-dev"
 
@@ -108,3 +109,8 @@ def child_env() -> dict[str, str]:
     env.pop("CREDENTIALS_DIRECTORY", None)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def store_cli(*args: str, timeout: float = 120):
+    """``python -m affectra_edge ARGS`` as a child process with :func:`child_env`."""
+    return run_cli(*args, env=child_env(), timeout=timeout)

@@ -5,32 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 
 from affectra_edge.store import CSV_COLUMNS
-from tests.store.conftest import child_env, config_file
-
-
-def cli(*args, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "affectra_edge", *args],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=timeout,
-    )
+from tests.store.conftest import config_file, store_cli
 
 
 def test_replay_writes_store_and_export_reads_it(demo_clip, tmp_path, storage):
     cfg = config_file(tmp_path, storage)
-    out = cli("replay", str(demo_clip), "--json", "--config", str(cfg))
+    out = store_cli("replay", str(demo_clip), "--json", "--config", str(cfg))
     assert out.returncode == 0, out.stderr
     printed = [json.loads(line) for line in out.stdout.splitlines()]
     sessions = {d["session_id"]: d for d in printed if d["type"] == "session"}
     assert len(sessions) == 6
 
-    exp = cli("export", "--csv", "--config", str(cfg))
+    exp = store_cli("export", "--csv", "--config", str(cfg))
     assert exp.returncode == 0, exp.stderr
     assert "exported 6 session(s)" in exp.stderr
     rows = list(csv.DictReader(io.StringIO(exp.stdout)))
@@ -45,7 +33,7 @@ def test_replay_writes_store_and_export_reads_it(demo_clip, tmp_path, storage):
     # a window: only sessions that ended inside it, to a file
     ends = sorted(d["ended_at"] for d in sessions.values())
     target = tmp_path / "part.csv"
-    part = cli(
+    part = store_cli(
         "export",
         "--csv",
         "--from",
@@ -61,24 +49,24 @@ def test_replay_writes_store_and_export_reads_it(demo_clip, tmp_path, storage):
     got = list(csv.DictReader(target.open(encoding="utf-8")))
     assert sorted(r["ended_at"] for r in got) == ends[1:3]
 
-    check = cli("db", "check", "--json", "--config", str(cfg))
+    check = store_cli("db", "check", "--json", "--config", str(cfg))
     assert check.returncode == 0, check.stderr
     doc = json.loads(check.stdout)
     assert doc["integrity"] == ["ok"] and doc["sessions"] == 6 and doc["open_sessions"] == 0
     assert doc["outbox_depth"] == 6 and doc["schema_version"] == 2
 
-    refused = cli("db", "clear", "--config", str(cfg))
+    refused = store_cli("db", "clear", "--config", str(cfg))
     assert refused.returncode == 1 and "--yes" in refused.stderr
-    cleared = cli("db", "clear", "--yes", "--config", str(cfg))
+    cleared = store_cli("db", "clear", "--yes", "--config", str(cfg))
     assert cleared.returncode == 0 and "deleted 6 session(s)" in cleared.stderr
-    again = cli("export", "--csv", "--config", str(cfg))
+    again = store_cli("export", "--csv", "--config", str(cfg))
     assert again.stdout.strip() == ",".join(CSV_COLUMNS)
 
 
 def test_export_errors_are_named(tmp_path, storage):
     cfg = config_file(tmp_path, storage)
-    missing = cli("export", "--csv", "--config", str(cfg))
+    missing = store_cli("export", "--csv", "--config", str(cfg))
     assert missing.returncode == 4
     assert f"{storage.path}: no database here" in missing.stderr
-    bad = cli("export", "--csv", "--from", "last tuesday", "--config", str(cfg))
+    bad = store_cli("export", "--csv", "--from", "last tuesday", "--config", str(cfg))
     assert bad.returncode == 1 and "--from: 'last tuesday' is not an ISO-8601 time" in bad.stderr

@@ -5,8 +5,6 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from affectra_edge.errors import StoreError
 from affectra_edge.store.keys import staged_key_path, write_key_file
 from affectra_edge.types import EMOTIONS
-from tests.store.conftest import DEVICE, child_env, config_file, lifecycle, session
+from tests.store.conftest import DEVICE, config_file, lifecycle, session, store_cli
 
 NOW = time.time()
 
@@ -107,13 +105,7 @@ def test_wrong_key_message_on_stderr_only_ours(tmp_path, storage, open_):
     open_().close()
     Path(storage.key_file).write_text("cd" * 32 + "\n")
     cfg = config_file(tmp_path, storage)
-    out = subprocess.run(
-        [sys.executable, "-m", "affectra_edge", "db", "check", "--config", str(cfg)],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=60,
-    )
+    out = store_cli("db", "check", "--config", str(cfg), timeout=60)
     assert out.returncode == 4
     assert out.stderr.strip() == (
         f"affectra-edge: error: cannot decrypt {storage.path}: wrong key or not an Affectra "
@@ -170,23 +162,13 @@ def test_second_writer_is_refused(open_):
         open_()
 
 
-def _cli(*args, timeout=60):
-    return subprocess.run(
-        [sys.executable, "-m", "affectra_edge", *args],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=timeout,
-    )
-
-
 def test_rekey_cli(tmp_path, storage, open_):
     store = open_()
     _fill(store, 5)
     store.close()
     old = Path(storage.key_file).read_text()
     cfg = config_file(tmp_path, storage)
-    out = _cli("rekey", "--config", str(cfg))
+    out = store_cli("rekey", "--config", str(cfg), timeout=60)
     assert out.returncode == 0, out.stderr
     new = Path(storage.key_file).read_text()
     assert new != old and len(new.strip()) == 64
@@ -205,10 +187,10 @@ def test_rekey_cli(tmp_path, storage, open_):
     # with an operator-supplied key
     given = tmp_path / "given.key"
     given.write_text("0f" * 32 + "\n")
-    busy = _cli("rekey", "--config", str(cfg), "--new-key-file", str(given))
+    busy = store_cli("rekey", "--config", str(cfg), "--new-key-file", str(given), timeout=60)
     assert busy.returncode == 4 and "in use by another affectra-edge process" in busy.stderr
     store.close()
-    out = _cli("rekey", "--config", str(cfg), "--new-key-file", str(given))
+    out = store_cli("rekey", "--config", str(cfg), "--new-key-file", str(given), timeout=60)
     assert out.returncode == 0, out.stderr
     assert Path(storage.key_file).read_text().strip() == "0f" * 32
     assert open_().count_sessions() == 6

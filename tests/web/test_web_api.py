@@ -17,7 +17,7 @@ import requests
 
 from affectra_edge.webui.openapi import API_PATHS
 from affectra_edge.webui.users import UserStore, UserStoreError, ensure_demo_admin
-from tests.support import wait_for
+from tests.support import run_cli, wait_for
 from tests.web.conftest import REPO
 
 
@@ -205,19 +205,18 @@ def test_set_password_command(tmp_path, cli_env):
     pwfile = tmp_path / "pw"
     pwfile.write_text("s3cret-passphrase\n")
     users_file = tmp_path / "users.json"
-    cmd = [sys.executable, "-m", "affectra_edge", "set-password", "staff", "--role", "admin"]
-    cmd += ["--users-file", str(users_file), "--password-file", str(pwfile)]
-    r = subprocess.run(cmd, capture_output=True, text=True, env=cli_env, timeout=60, cwd=REPO)
+    args = ["set-password", "staff", "--role", "admin"]
+    args += ["--users-file", str(users_file), "--password-file", str(pwfile)]
+    r = run_cli(*args, env=cli_env, timeout=60, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert "staff (admin)" in r.stdout
     assert UserStore(users_file).authenticate("staff", "s3cret-passphrase").role == "admin"
     # no terminal and no --password-file: a clear error, nothing written
-    cmd = [sys.executable, "-m", "affectra_edge", "set-password", "other"]
-    cmd += ["--users-file", str(users_file)]
-    r = subprocess.run(
-        cmd,
-        capture_output=True,
-        text=True,
+    r = run_cli(
+        "set-password",
+        "other",
+        "--users-file",
+        str(users_file),
         env=cli_env,
         timeout=60,
         cwd=REPO,
