@@ -72,6 +72,11 @@ _SESSION_COLS = (
     + ", ".join(FRACTION_COLUMNS)
     + ", dominant"
 )
+#: one row of :meth:`Store._values` plus ``updated_at``
+_INSERT_SESSION = (
+    f"INSERT INTO sessions({_SESSION_COLS}, updated_at) "
+    f"VALUES ({', '.join('?' for _ in _SESSION_COLS.split(','))}, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -563,11 +568,7 @@ class Store:
         v = self._values(s, "closed")
         now = time.time()
         if row_id is None:
-            conn.execute(
-                f"INSERT INTO sessions({_SESSION_COLS}, updated_at) "
-                f"VALUES ({', '.join('?' for _ in v)}, ?)",
-                (*v, now),
-            )
+            conn.execute(_INSERT_SESSION, (*v, now))
         else:
             sets = ", ".join(f"{c.strip()} = ?" for c in _SESSION_COLS.split(","))
             conn.execute(
@@ -610,11 +611,7 @@ class Store:
         v = self._values(s, "open")
         now = time.time()
         if row is None:
-            conn.execute(
-                f"INSERT INTO sessions({_SESSION_COLS}, updated_at) "
-                f"VALUES ({', '.join('?' for _ in v)}, ?)",
-                (*v, now),
-            )
+            conn.execute(_INSERT_SESSION, (*v, now))
         else:
             # a checkpoint: how far the viewer got, so a crash loses at most one interval
             conn.execute(
@@ -683,11 +680,7 @@ class Store:
                 vals = list(by_id.values())
                 if not vals:
                     return 0
-                tx.conn.executemany(
-                    f"INSERT INTO sessions({_SESSION_COLS}, updated_at) "
-                    f"VALUES ({', '.join('?' for _ in vals[0])}, ?)",
-                    [(*v, now) for v in vals],
-                )
+                tx.conn.executemany(_INSERT_SESSION, [(*v, now) for v in vals])
                 schema.add_to_rollups(
                     tx.conn, [(v[6], v[7], v[9 : 9 + len(FRACTION_COLUMNS)]) for v in vals]
                 )
