@@ -27,6 +27,19 @@ def _fill(store, n: int = 20, open_one: bool = True) -> None:
     assert store.flush(10)
 
 
+def _db_with_credential(tmp_path, monkeypatch, open_, key_hex: str, sessions: int) -> Path:
+    """A database of ``sessions`` closed sessions whose key is the systemd credential ``db-key``
+    (``$CREDENTIALS_DIRECTORY`` stays set); returns the credentials directory."""
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "db-key").write_text(key_hex)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    store = open_()
+    _fill(store, sessions, open_one=False)
+    store.close()
+    return creds
+
+
 def _files(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in path.parent.iterdir() if p.name.startswith(path.name)}
 
@@ -139,13 +152,7 @@ def test_bad_key_file_content_named(storage, open_):
 
 
 def test_credential_directory_wins_and_is_never_written(tmp_path, storage, open_, monkeypatch):
-    creds = tmp_path / "creds"
-    creds.mkdir()
-    (creds / "db-key").write_text("5a" * 32)
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
-    store = open_()
-    _fill(store, 3, open_one=False)
-    store.close()
+    creds = _db_with_credential(tmp_path, monkeypatch, open_, "5a" * 32, sessions=3)
     assert not Path(storage.key_file).exists()
     assert sorted(p.name for p in creds.iterdir()) == ["db-key"]
     # the same database with the credential's key through a key file works; another key not
@@ -197,13 +204,7 @@ def test_rekey_cli(tmp_path, storage, open_):
 
 
 def test_rekey_with_credential_requires_new_key_file(tmp_path, storage, open_, monkeypatch):
-    creds = tmp_path / "creds"
-    creds.mkdir()
-    (creds / "db-key").write_text("77" * 32)
-    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
-    store = open_()
-    _fill(store, 2, open_one=False)
-    store.close()
+    creds = _db_with_credential(tmp_path, monkeypatch, open_, "77" * 32, sessions=2)
     from affectra_edge.store.rekey import rekey_database
 
     with pytest.raises(StoreError, match="cannot be changed from here"):
