@@ -8,17 +8,21 @@ source stall exactly like a wedged camera: the connection stays open and no fram
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from affectra_edge.config import StorageConfig
+from tests.support import free_port
 
 WATCHDOG_USEC = 2_000_000  # WatchdogSec=2s → pet every 1 s, stall after 2 s without progress
 
@@ -38,6 +42,24 @@ def _quiet_window(listener, since: float, window: float, timeout: float) -> bool
             return True
         time.sleep(0.2)
     return False
+
+
+@contextlib.contextmanager
+def _daemon(config: Path, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """``python -m affectra_edge run`` with its output in ``log``; killed if still running."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "affectra_edge", "run", "--config", str(config)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
@@ -85,14 +107,7 @@ enabled = false
         CREDENTIALS_DIRECTORY=str(creds),
     )
     log = tmp_path / "daemon.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "affectra_edge", "run", "--config", str(config)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with _daemon(config, env, log) as proc:
         # READY=1 only once a frame went through the pipeline.
         t_ready, ready = notify_socket.wait_for("READY", "1", timeout=60)
         assert esp32_sim.frames_sent >= 1
@@ -132,10 +147,6 @@ enabled = false
         _, stopping = notify_socket.wait_for("STOPPING", "1", since=t_term, timeout=15)
         assert stopping["STATUS"].startswith("stopping"), stopping
         rc = proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     output = log.read_text(errors="replace")
     assert rc == 0, output
     assert "Traceback" not in output, output
@@ -162,11 +173,7 @@ def test_daemon_with_unreachable_camera_is_ready_and_keeps_reconnecting(
     """An ESP32-CAM that is switched off: READY=1 with the error in STATUS (no start timeout),
     and the watchdog keeps being petted while the capture thread cycles through reconnects —
     restarting the daemon would not bring the camera back."""
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     config = tmp_path / "config.toml"
     config.write_text(
         f"""
@@ -185,14 +192,7 @@ enabled = false
     )
     env = dict(cli_env, NOTIFY_SOCKET=notify_socket.address, WATCHDOG_USEC=str(WATCHDOG_USEC))
     log = tmp_path / "daemon.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "affectra_edge", "run", "--config", str(config)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with _daemon(config, env, log) as proc:
         t_ready, ready = notify_socket.wait_for("READY", "1", timeout=60)
         assert ready["STATUS"].startswith("camera lost"), ready
         assert "refused" in ready["STATUS"].lower(), ready
@@ -201,8 +201,4 @@ enabled = false
         proc.send_signal(signal.SIGTERM)
         notify_socket.wait_for("STOPPING", "1", timeout=15)
         rc = proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert rc == 0, log.read_text(errors="replace")

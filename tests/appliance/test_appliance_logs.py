@@ -84,13 +84,12 @@ logging.getLogger("probe").warning("hello", extra={"CAMERA": "usb"})
 """
 
 
-def test_stderr_fallback_under_journal_stream():
-    """A child whose stderr *is* the stream $JOURNAL_STREAM names writes <N>-prefixed lines
-    when systemd-python is unavailable (forced here by hiding the module)."""
+def _on_journal_stream(code: str) -> tuple[subprocess.CompletedProcess, str, dict[str, str]]:
+    """Run ``code`` in a child whose stderr *is* the stream $JOURNAL_STREAM names (a pipe):
+    the finished child, what it wrote to that stderr, and the environment it had."""
     r, w = os.pipe()
     st = os.fstat(w)
     env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
-    code = "import sys; sys.modules['systemd'] = None\n" + _CHILD
     proc = subprocess.run(
         [sys.executable, "-c", code],
         stderr=w,
@@ -102,6 +101,14 @@ def test_stderr_fallback_under_journal_stream():
     os.close(w)
     with os.fdopen(r) as f:
         err = f.read()
+    return proc, err, env
+
+
+def test_stderr_fallback_under_journal_stream():
+    """A child whose stderr *is* the stream $JOURNAL_STREAM names writes <N>-prefixed lines
+    when systemd-python is unavailable (forced here by hiding the module)."""
+    code = "import sys; sys.modules['systemd'] = None\n" + _CHILD
+    proc, err, env = _on_journal_stream(code)
     assert proc.returncode == 0
     assert proc.stdout.strip() == "StreamHandler"
     assert "<4>WARNING probe: hello camera=usb" in err, err
@@ -117,19 +124,7 @@ def test_stderr_fallback_under_journal_stream():
     importlib.util.find_spec("systemd") is None, reason="systemd-python is not installed"
 )
 def test_journal_handler_chosen_under_journal_stream():
-    r, w = os.pipe()
-    st = os.fstat(w)
-    env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
     code = "import logging\nfrom affectra_edge.logs import configure\nconfigure('info')\n"
     code += "print(type(logging.getLogger().handlers[0]).__name__)"
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        stderr=w,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    os.close(w)
-    os.close(r)
+    proc, _, _ = _on_journal_stream(code)
     assert proc.stdout.strip() == "JournalHandler"
