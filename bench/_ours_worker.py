@@ -2,7 +2,8 @@
 
 Started by ``bench/pipeline.py`` in a fresh process (so peak RSS and start-up are this
 system's alone). Usage: ``_ours_worker.py FRAMES.npy [--threads N] [--model short|full]
-[--fps F] [--frames N]``.
+[--min-score S] [--fps F] [--frames-limit N]``; model and min_score default to the product's
+``[detector]`` defaults (``affectra_edge.config.DetectorConfig``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("frames")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--model", default="short", choices=["short", "full"])
+    ap.add_argument("--model", default=None, choices=["short", "full"], help="default: config's")
     ap.add_argument("--min-score", type=float, default=None)
     ap.add_argument("--fps", type=float, default=25.0, help="clip frame rate (for timestamps)")
     ap.add_argument("--frames-limit", type=int, default=0)
@@ -34,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     from affectra_edge.types import Frame
 
     cfg = Config()
-    det = dataclasses.replace(cfg.detector, model=args.model, num_threads=args.threads)
+    det = dataclasses.replace(cfg.detector, num_threads=args.threads)
+    if args.model is not None:
+        det = dataclasses.replace(det, model=args.model)
     if args.min_score is not None:
         det = dataclasses.replace(det, min_score=args.min_score)
     cfg = cfg.replace(
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             first,
             {
                 "version": __version__,
-                "detector": f"blazeface {args.model}",
+                "detector": f"blazeface {det.model} min_score {det.min_score}",
                 "threads": args.threads,
                 "sessions": sessions,
             },

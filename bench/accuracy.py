@@ -32,13 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 
 from affectra_edge.classify import build_classifier
-from affectra_edge.config import ClassifierConfig
+from affectra_edge.config import ClassifierConfig, DetectorConfig
 from affectra_edge.detect.blazeface import BlazeFaceDetector
 from affectra_edge.types import EMOTIONS, Box
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".pgm"}
 
-#: BlazeFace settings evaluated on the annotated photos: (model, min_score)
+#: the product's detector defaults; its setting is marked "(default)" in the report
+DEFAULT_DETECTOR = DetectorConfig()
+
+#: BlazeFace settings evaluated on the annotated photos: (model, min_score); the product
+#: default is added if it is not among them
 DETECTOR_SETTINGS = [
     ("short", 0.5),
     ("short", 0.6),
@@ -184,8 +188,16 @@ def evaluate_detection(faces_dir: Path, with_haar: bool = True) -> dict:
         images[p] = img
     ann = {p: b for p, b in ann.items() if p in images}
     results: dict[str, dict] = {}
-    for model, min_score in DETECTOR_SETTINGS:
-        det = BlazeFaceDetector(model, min_score=min_score)
+    default = (DEFAULT_DETECTOR.model, DEFAULT_DETECTOR.min_score)
+    settings = DETECTOR_SETTINGS + ([default] if default not in DETECTOR_SETTINGS else [])
+    for model, min_score in settings:
+        det = BlazeFaceDetector(
+            model,
+            min_score=min_score,
+            nms_iou=DEFAULT_DETECTOR.nms_iou,
+            min_face_px=DEFAULT_DETECTOR.min_face_px,
+            max_faces=DEFAULT_DETECTOR.max_faces,
+        )
         dets: dict[Path, list] = {}
         spent = 0.0
         for p, img in images.items():
@@ -195,7 +207,8 @@ def evaluate_detection(faces_dir: Path, with_haar: bool = True) -> dict:
             dets[p] = [(b.x, b.y, b.w, b.h, b.score) for b in boxes]
         r = score_setting(dets, ann)
         r["ms_per_image"] = spent * 1000.0 / max(1, len(images))
-        results[f"blazeface {model} min_score {min_score}"] = r
+        mark = " (default)" if (model, min_score) == default else ""
+        results[f"blazeface {model} min_score {min_score}{mark}"] = r
     haar_note = ""
     if with_haar:
         py = common.peer_python("fer")

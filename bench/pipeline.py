@@ -10,7 +10,9 @@ runs in a *fresh subprocess* on exactly those frames, one frame at a time, so th
 and start-up (process start → first processed frame, including interpreter, imports and model
 load) are its own:
 
-- ``affectra-edge``: ``build_pipeline(cfg).process(frame)`` (bench/_ours_worker.py), stages
+- ``affectra-edge``: ``build_pipeline(cfg).process(frame)`` (bench/_ours_worker.py) with the
+  product defaults (``affectra_edge.config.Config()``; ``--model`` picks the BlazeFace variant,
+  ``both`` runs each as its own system, the default one marked "(default)"), stages
   detect/classify/track from ``FrameResult.stage_ms``; decode is measured here, once.
 - ``fer`` (``--vs-peers``): ``FER(mtcnn=False).detect_emotions`` in bench/peers/.venvs/fer.
 - ``deepface`` (``--vs-peers``): ``DeepFace.analyze(..., detector_backend="opencv")`` in
@@ -42,6 +44,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 
+from affectra_edge.config import DetectorConfig
+
+#: the product's detector defaults (``[detector]`` in the config file)
+DEFAULT_DETECTOR = DetectorConfig()
 TARGET_WIDTH = 640
 ONE_CORE = {0}
 
@@ -141,16 +147,25 @@ def recall_vs_reference(boxes: list[list[list[float]]], refs: list[np.ndarray]) 
 
 
 # --------------------------------------------------------------------------- systems ----
+def our_name(model: str, both: bool) -> str:
+    """System label for this project with BlazeFace ``model``.
+
+    Plain "affectra-edge" when only the product default runs; with ``--model both`` each label
+    names its model and the product default is marked "(default)".
+    """
+    default = model == DEFAULT_DETECTOR.model
+    if not both:
+        return "affectra-edge" if default else f"affectra-edge {model}"
+    return f"affectra-edge {model}" + (" (default)" if default else "")
+
+
 def systems(vs_peers: bool, model: str) -> tuple[dict[str, list[str]], dict[str, str]]:
     """name → argv prefix (frames path appended), and name → why it is unavailable."""
     ours = [sys.executable, str(common.BENCH_DIR / "_ours_worker.py")]
-    if model == "both":
-        cmds = {
-            "affectra-edge": [*ours, "--model", "short"],
-            "affectra-edge full": [*ours, "--model", "full"],
-        }
-    else:
-        cmds = {"affectra-edge": [*ours, "--model", model]}
+    models = [model] if model != "both" else ["short", "full"]
+    # The product default first; each model runs with the default min_score.
+    models.sort(key=lambda m: m != DEFAULT_DETECTOR.model)
+    cmds = {our_name(m, model == "both"): [*ours, "--model", m] for m in models}
     missing: dict[str, str] = {}
     if vs_peers:
         for name in ("fer", "deepface"):
@@ -242,30 +257,40 @@ def print_report(out: dict) -> None:
         f"reference faces/frame (BlazeFace full, native resolution + 2x2 tiles): "
         f"{c['reference_faces_per_frame']:.2f}"
     )
+    print(
+        f"affectra-edge: product defaults (affectra_edge.config.DetectorConfig: model "
+        f"{DEFAULT_DETECTOR.model!r}, min_score {DEFAULT_DETECTOR.min_score}, min_face_px "
+        f"{DEFAULT_DETECTOR.min_face_px}); every model runs at that min_score"
+    )
+    names = [n for per in out["results"].values() for n in per]
+    W = max([15, *(len(n) + 2 for n in names)])  # table column
+    SW = max([14, *(len(n) for n in names)])  # stage lines
     for mode, per_sys in out["results"].items():
         print(f"\n-- {mode}")
         print(
-            f"{'system':<15} {'fps':>8} {'ms/frame p50':>12} {'p95':>7} {'faces/frame':>11} "
+            f"{'system':<{W}} {'fps':>8} {'ms/frame p50':>12} {'p95':>7} {'faces/frame':>11} "
             f"{'recall~':>7} {'peak RSS MB':>11} {'start-up s':>10}"
         )
         for name, r in per_sys.items():
             up = f"{r['startup_s']:.2f}" if r.get("startup_s") is not None else "n/a"
             label = name + (" *" if r.get("note") else "")
             print(
-                f"{label:<15} {r['fps']:>8.1f} {r['frame_ms']['p50']:>12.2f} "
+                f"{label:<{W}} {r['fps']:>8.1f} {r['frame_ms']['p50']:>12.2f} "
                 f"{r['frame_ms']['p95']:>7.2f} {r['faces_per_frame']:>11.2f} "
                 f"{r['recall_vs_reference']:>7.2f} {r['peak_rss_mb']:>11.1f} {up:>10}"
             )
         if any(n.startswith("affectra-edge") for n in per_sys):
             print("stage ms (mean / p50 / p95):")
             print(
-                f"  {'affectra-edge':<14} decode {c['decode_ms']['mean']:.2f} / "
+                f"  {'affectra-edge':<{SW}} decode {c['decode_ms']['mean']:.2f} / "
                 f"{c['decode_ms']['p50']:.2f} / {c['decode_ms']['p95']:.2f} (done once, "
                 f"not in fps)"
             )
             for name, r in per_sys.items():
                 for stage, s in r["stage_ms"].items():
-                    print(f"  {name:<14} {stage} {s['mean']:.2f} / {s['p50']:.2f} / {s['p95']:.2f}")
+                    print(
+                        f"  {name:<{SW}} {stage} {s['mean']:.2f} / {s['p50']:.2f} / {s['p95']:.2f}"
+                    )
             for oname, ours in per_sys.items():
                 if not oname.startswith("affectra-edge"):
                     continue
@@ -294,9 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2, help="alternating runs per system and mode")
     ap.add_argument(
         "--model",
-        default="short",
+        default=DEFAULT_DETECTOR.model,
         choices=["short", "full", "both"],
-        help="BlazeFace model for this project (both: run each as its own system)",
+        help="BlazeFace model for this project (both: run each as its own system; default: "
+        f"the product default, {DEFAULT_DETECTOR.model!r})",
     )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
