@@ -144,6 +144,9 @@ class WebConfig:
     threads: int = field(default=16, metadata=_opt(2, 256))
     #: web users (scrypt hashes only), written by ``affectra-edge set-password``
     users_file: str = str(DEFAULT_STATE_DIR / "users.json")
+    #: token that lets a Prometheus scraper read /metrics (``Authorization: Bearer …``);
+    #: $CREDENTIALS_DIRECTORY/metrics-token takes precedence. Empty: /metrics needs a login.
+    metrics_token_file: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import bottle
 
 from affectra_edge import __version__
 from affectra_edge.config import CameraConfig, Config, ConfigError, WebConfig, build_section
+from affectra_edge.secrets import read_secret
 from affectra_edge.types import EMOTIONS, iso_utc, parse_iso_utc
 from affectra_edge.webui import charts, render
 from affectra_edge.webui.auth import LoginSession, LoginThrottle, SessionTable, csrf_ok
@@ -104,6 +105,9 @@ class WebApp(bottle.Bottle):
         self.web_cfg = cfg
         self.tls = bool(cfg.tls_cert)
         self.sessions = SessionTable(cfg.session_ttl_s)
+        # Prometheus cannot log in through a form: /metrics also takes a bearer token, read
+        # from the systemd credential "metrics-token" or [web] metrics_token_file.
+        self.metrics_token = read_secret("metrics-token", cfg.metrics_token_file) or None
         self.throttle = LoginThrottle()
         self.stopping = threading.Event()
         self.max_upload = int(cfg.max_upload_mb * 1024 * 1024)
@@ -242,6 +246,16 @@ class WebApp(bottle.Bottle):
 
     def current_session(self) -> LoginSession | None:
         return self.sessions.get(bottle.request.get_cookie(SESSION_COOKIE))
+
+    def bearer_ok(self) -> bool:
+        """``Authorization: Bearer <metrics token>`` matches (only routes with bearer=True)."""
+        header = bottle.request.get_header("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        return (
+            self.metrics_token is not None
+            and scheme.lower() == "bearer"
+            and csrf_ok_value(self.metrics_token, token.strip())
+        )
 
     def _set_cookie(self, name: str, value: str, max_age: int, path: str = "/") -> None:
         bottle.response.set_cookie(
@@ -532,7 +546,7 @@ class WebApp(bottle.Bottle):
             bottle.response.delete_cookie(SESSION_COOKIE, path="/")
             return bottle.redirect("/login?msg=loggedout", 303)
 
-        @app.get("/metrics")
+        @app.get("/metrics", bearer=True)
         def metrics(session):
             bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
             return a.registry.render()
@@ -1003,6 +1017,8 @@ class _AuthPlugin:
             if public:
                 return callback(*args, **kwargs)
             session = web.current_session()
+            if session is None and cfg.get("bearer") and web.bearer_ok():
+                return callback(*args, session=None, **kwargs)
             if session is None:
                 if req.method == "GET" and not _wants_json() and _is_page(req.path):
                     nxt = quote(req.fullpath, safe="/")

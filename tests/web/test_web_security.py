@@ -363,3 +363,40 @@ def test_tls_with_a_self_signed_pair(web, tmp_path):
             requests.get(server.url + "/healthz", timeout=10)  # untrusted without the cert
     finally:
         server.stop()
+
+
+def test_metrics_bearer_token_for_scrapers(web, tmp_path, monkeypatch):
+    """/metrics takes ``Authorization: Bearer`` with the configured token, and nothing else does."""
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    token_file = tmp_path / "metrics-token"
+    token_file.write_text("s3cret-scrape-token\n")
+    cfg = replace(web.appliance.config.web, port=0, metrics_token_file=str(token_file))
+    server = WebServer(create_app(web.appliance, users=UserStore(cfg.users_file), web_cfg=cfg), cfg)
+    server.start()
+    try:
+        ok = requests.get(
+            server.url + "/metrics",
+            headers={"Authorization": "Bearer s3cret-scrape-token"},
+            timeout=10,
+        )
+        assert ok.status_code == 200 and "affectra_frames_processed_total" in ok.text
+        assert_secure_headers(ok)
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czNjcmV0"}):
+            assert (
+                requests.get(server.url + "/metrics", headers=headers, timeout=10).status_code
+                == 401
+            )
+        # the token opens /metrics only
+        other = requests.get(
+            server.url + "/api/status",
+            headers={"Authorization": "Bearer s3cret-scrape-token"},
+            timeout=10,
+        )
+        assert other.status_code == 401
+    finally:
+        server.stop()
+    # without a configured token a bearer header opens nothing
+    r = requests.get(
+        web.url + "/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"}, timeout=10
+    )
+    assert r.status_code == 401
