@@ -108,12 +108,18 @@ class BlazeFaceDetector:
         h, w = image.shape[:2]
         scale = size / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        # Bilinear, not INTER_AREA: at a non-integer 3–10× reduction OpenCV's area filter
+        # costs ~1.3 ms per 640×480 frame (a fifth of the whole detector) and gave the same
+        # recall and precision on the annotated dlib photos (bench/accuracy.py).
+        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
         px, py = (size - nw) // 2, (size - nh) // 2
         buf = self._buf[0]
         buf.fill(-1.0)  # black padding in the model's [-1, 1] range
-        # BGR → RGB and scale to [-1, 1] in one pass
-        buf[py : py + nh, px : px + nw] = resized[:, :, ::-1] * (2.0 / 255.0) - 1.0
+        view = buf[py : py + nh, px : px + nw]
+        # scale to [-1, 1] in place, without float64 temporaries
+        np.multiply(rgb, np.float32(2.0 / 255.0), out=view, casting="unsafe")
+        view -= np.float32(1.0)
         return scale, px, py
 
     def detect(self, image: np.ndarray) -> list[Box]:
