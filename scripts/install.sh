@@ -74,29 +74,11 @@ ETC=/etc/affectra-edge
 STATE=/var/lib/affectra-edge
 UNIT=/etc/systemd/system/affectra-edge.service
 SVC_USER=affectra
-R() { printf '%s%s' "$ROOT" "$1"; }
-
-say() { printf '==> %s\n' "$*"; }
+# shellcheck source=lib-actions.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib-actions.sh"
 warn() { printf 'install.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 
-# run CMD...: do it, or print it with --dry-run.
-run() {
-    if [ "$DRY" -eq 1 ]; then
-        printf '+ %s\n' "$(printf '%q ' "$@")"
-    else
-        "$@"
-    fi
-}
-# system CMD...: an action on the running system (packages, users, services): skipped with
-# --root because a scratch root has none of them.
-system() {
-    if [ -n "$ROOT" ]; then
-        printf '+ (skipped with --root) %s\n' "$(printf '%q ' "$@")"
-    else
-        run "$@"
-    fi
-}
 # write_file PATH MODE: stdin into PATH atomically (temporary file, then rename).
 write_file() {
     local path=$1 mode=$2

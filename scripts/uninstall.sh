@@ -37,22 +37,8 @@ if [ -z "$ROOT" ] && [ "$DRY" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-R() { printf '%s%s' "$ROOT" "$1"; }
-say() { printf '==> %s\n' "$*"; }
-run() {
-    if [ "$DRY" -eq 1 ]; then
-        printf '+ %s\n' "$(printf '%q ' "$@")"
-    else
-        "$@"
-    fi
-}
-system() {
-    if [ -n "$ROOT" ]; then
-        printf '+ (skipped with --root) %s\n' "$(printf '%q ' "$@")"
-    else
-        run "$@"
-    fi
-}
+# shellcheck source=lib-actions.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/lib-actions.sh"
 
 UNIT=/etc/systemd/system/affectra-edge.service
 say "stopping and disabling the service"
