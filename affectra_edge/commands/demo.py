@@ -4,7 +4,6 @@ no configuration needed. Sessions are printed as they end; the web UI is on port
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import tempfile
 from dataclasses import replace
@@ -30,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from affectra_edge.app import Appliance
     from affectra_edge.commands._runtime import serve
-    from affectra_edge.commands.replay import format_session
+    from affectra_edge.commands.replay import session_printer
 
     cfg = load(args)
     cfg = replace(cfg, camera=replace(cfg.camera, type="demo"))
@@ -57,12 +56,7 @@ def run(args: argparse.Namespace) -> int:
     with_web = not args.no_web and cfg.web.enabled
     app = Appliance.from_config(cfg, with_web=with_web, users_file=users_file)
 
-    def show(ev) -> None:
-        if ev.kind == "end":
-            doc = ev.session.to_json()
-            print(json.dumps(doc) if args.json else format_session(doc), flush=True)
-
-    app.add_session_listener(show)
+    app.add_session_listener(session_printer(args.json))
 
     def started(app) -> None:
         if app.web is None:

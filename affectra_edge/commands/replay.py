@@ -36,6 +36,17 @@ def format_session(doc: dict) -> str:
     )
 
 
+def session_printer(as_json: bool):
+    """A session listener that prints each finished session (JSON line or text) as it ends."""
+
+    def show(ev) -> None:
+        if ev.kind == "end":
+            doc = ev.session.to_json()
+            print(json.dumps(doc) if as_json else format_session(doc), flush=True)
+
+    return show
+
+
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -51,13 +62,7 @@ def run(args: argparse.Namespace) -> int:
     source.open()  # a missing path fails here, before any model is loaded
     app = Appliance.from_config(cfg, with_store="storage" in cfg.present, with_web=False)
 
-    def show(ev) -> None:
-        if ev.kind != "end":
-            return
-        doc = ev.session.to_json()
-        print(json.dumps(doc) if args.json else format_session(doc), flush=True)
-
-    app.add_session_listener(show)
+    app.add_session_listener(session_printer(args.json))
     if app.publisher is not None:
         app.publisher.start()  # no capture thread here: frames are read on this thread
     frames = faces = 0
