@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.setup-stamp
 
-.PHONY: setup demo test lint format bench models system-deps clean
+.PHONY: setup demo test lint format bench models model training-setup system-deps clean
 
 setup: $(STAMP)
 
@@ -12,6 +12,22 @@ $(STAMP): setup.cfg pyproject.toml scripts/setup.sh scripts/requirements-models.
 		scripts/requirements-deepface.txt
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
 	@touch $(STAMP)
+
+# The emotion model (training/README.md): its own venv with PyTorch, CPU only, < 2 h here.
+DATA       ?= ../shared/data
+TRAIN_PY    = .venv-train/bin/python
+MODEL_OUT   = affectra_edge/data/emotion_affectra_int8.tflite
+
+training-setup:
+	scripts/setup-training.sh
+
+model: training-setup
+	$(TRAIN_PY) training/train.py --train $(DATA)/fer2013/train.npz \
+		--val $(DATA)/fer2013/publictest.npz --out build/model
+	$(TRAIN_PY) training/export_tflite.py build/model/checkpoint.pt \
+		--calib $(DATA)/fer2013/train.npz -o $(MODEL_OUT)
+	@echo "pin this sum in affectra_edge/models.py (emotion_affectra):"
+	@sha256sum $(MODEL_OUT)
 
 models: setup
 	$(VENV)/bin/affectra-edge models verify
@@ -23,21 +39,21 @@ system-deps:
 	scripts/system-deps.sh
 
 # system packages first, so that set-up can build systemd-python against libsystemd
-test: system-deps setup
-	$(VENV)/bin/ruff check affectra_edge tests bench scripts
-	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts
+test: system-deps setup training-setup
+	$(VENV)/bin/ruff check affectra_edge tests bench scripts training
+	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts training
 	$(PY) -m pytest -q
 
 lint:
-	$(VENV)/bin/ruff check affectra_edge tests bench scripts
-	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts
+	$(VENV)/bin/ruff check affectra_edge tests bench scripts training
+	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts training
 
 format:
-	$(VENV)/bin/ruff format affectra_edge tests bench scripts
-	$(VENV)/bin/ruff check --fix affectra_edge tests bench scripts
+	$(VENV)/bin/ruff format affectra_edge tests bench scripts training
+	$(VENV)/bin/ruff check --fix affectra_edge tests bench scripts training
 
 bench: setup
 	bench/run-all.sh
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info test-artifacts
+	rm -rf $(VENV) .venv-train build dist *.egg-info test-artifacts

@@ -1,0 +1,99 @@
+"""The training pipeline end to end on a few hundred faces: train, export, load in the runtime.
+
+Runs in the training venv (``scripts/setup-training.sh``, part of ``make test``) as a child
+process, the way ``make model`` runs it; the model it writes is then loaded by the appliance's
+own TFLite code in this process. The faces are drawn here (one pattern per class plus noise),
+so the test needs neither FER2013 nor ``../shared``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from affectra_edge.models import make_interpreter
+from tests.conftest import REPO
+
+TRAIN_PY = REPO / ".venv-train" / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def train_python():
+    if not TRAIN_PY.exists():
+        pytest.skip("training venv missing: run scripts/setup-training.sh (make test does)")
+    return TRAIN_PY
+
+
+def synthetic_faces(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """48×48 'faces': a bright disc whose position depends on the class, on noise."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 7
+    x = rng.integers(40, 90, size=(n, 48, 48)).astype(np.uint8)
+    yy, xx = np.mgrid[0:48, 0:48]
+    for i, c in enumerate(y):
+        cy, cx = 10 + 4 * c, 38 - 4 * c
+        x[i][(yy - cy) ** 2 + (xx - cx) ** 2 < 36] = 220
+    return x, y.astype(np.int8)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, train_python):
+    d = tmp_path_factory.mktemp("train")
+    for name, seed in (("train", 1), ("val", 2)):
+        x, y = synthetic_faces(350 if name == "train" else 140, seed)
+        np.savez(d / f"{name}.npz", x=x, y=y)
+    out = d / "run"
+    r = subprocess.run(
+        [str(train_python), str(REPO / "training" / "train.py"),
+         "--train", str(d / "train.npz"), "--val", str(d / "val.npz"), "--out", str(out),
+         "--epochs", "2", "--batch", "32", "--threads", "1"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    model = d / "emotion.tflite"
+    e = subprocess.run(
+        [str(train_python), str(REPO / "training" / "export_tflite.py"),
+         str(out / "checkpoint.pt"), "--calib", str(d / "train.npz"), "--calib-count", "200",
+         "-o", str(model)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert e.returncode == 0, e.stderr[-3000:]
+    return out, model, e.stdout
+
+
+def test_every_epoch_is_logged(trained):
+    out, _, _ = trained
+    lines = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in lines] == [1, 2]
+    for e in lines:
+        for key in ("train_loss", "val_acc_48", "val_acc_24", "val_acc_16", "val_f1_48", "lr_end"):
+            assert np.isfinite(e[key]), key
+    assert (out / "checkpoint.pt").stat().st_size > 100_000
+
+
+def test_exported_model_runs_in_the_appliance_runtime(trained):
+    _, model, _ = trained
+    assert 0 < model.stat().st_size <= 1_000_000
+    interp = make_interpreter(model)
+    inp = interp.get_input_details()[0]
+    out = interp.get_output_details()[0]
+    assert list(inp["shape"]) == [1, 48, 48, 1] and inp["dtype"] == np.float32
+    assert list(out["shape"]) == [1, 7]
+    x, _ = synthetic_faces(5, 3)
+    for face in x:
+        interp.set_tensor(inp["index"], (face * (2 / 255) - 1).astype(np.float32)[None, :, :, None])
+        interp.invoke()
+        p = interp.get_tensor(out["index"])[0]
+        assert p.shape == (7,) and np.all(p >= 0) and abs(float(p.sum()) - 1.0) < 0.02
+
+
+def test_int8_export_matches_the_float_network(trained):
+    _, _, stdout = trained
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["check"] == "int8 TFLite vs float"
+    # int8 probabilities are multiples of 1/256; anything far above that is a wrong scale,
+    # zero point or weight layout
+    assert report["mean_abs_prob_diff"] < 0.03, report
