@@ -39,14 +39,17 @@ system-deps:
 	scripts/system-deps.sh
 
 # system packages first, so that set-up can build systemd-python against libsystemd
+# mypy (settings in pyproject.toml) checks the adapters against the Protocols in ports.py.
 test: system-deps setup training-setup
 	$(VENV)/bin/ruff check affectra_edge tests bench scripts training
 	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts training
+	$(VENV)/bin/mypy affectra_edge
 	$(PY) -m pytest -q
 
 lint:
 	$(VENV)/bin/ruff check affectra_edge tests bench scripts training
 	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts training
+	$(VENV)/bin/mypy affectra_edge
 
 format:
 	$(VENV)/bin/ruff format affectra_edge tests bench scripts training

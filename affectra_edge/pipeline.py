@@ -41,9 +41,14 @@ class Pipeline:
     def observe(self, frame: Frame) -> tuple[list[FaceObservation], dict[str, float]]:
         """Detection and classification only (also used by ``analyze``)."""
         t0 = self._timer()
-        boxes = self.detector.detect(frame.image)
+        image, scale = frame.for_classifier
+        boxes = self.detector.detect(frame.image, scale)
         t1 = self._timer()
-        emotions = self.classifier.classify(frame.image, boxes) if boxes else []
+        emotions: list = []
+        if boxes:
+            # Detection sees the small copy; the emotion crop comes from the full-resolution
+            # frame, where a distant face still has most of the pixels the model needs.
+            emotions = self.classifier.classify(image, [b.scaled(scale) for b in boxes])
         t2 = self._timer()
         obs = [FaceObservation(b, e) for b, e in zip(boxes, emotions, strict=True)]
         return obs, {"detect": (t1 - t0) * 1000.0, "classify": (t2 - t1) * 1000.0}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import numpy as np
 
-from affectra_edge.errors import AffectraError
+from affectra_edge.errors import EXIT_SOURCE, AffectraError
 from affectra_edge.types import Box, Emotions, Frame, SessionEvent
 
 
@@ -15,15 +15,17 @@ class SourceError(AffectraError):
     """A frame source failed (device gone, connection dropped, stream ended unexpectedly).
 
     The capture runner catches this, reports the source as ``lost`` and reconnects with
-    backoff; it never propagates into the pipeline.
+    backoff; it never propagates into the pipeline. A command that reads a source directly
+    (``replay``) exits with code 5 on it, as the README promises.
     """
+
+    exit_code = EXIT_SOURCE
 
 
 class SourceUnavailable(SourceError):
     """The source can never work as configured (missing library, bad path): do not retry."""
 
 
-@runtime_checkable
 class FrameSource(Protocol):
     """Where frames come from.
 
@@ -32,7 +34,6 @@ class FrameSource(Protocol):
     nothing is skipped, and ``read`` returning ``None`` means the end of the stream.
     """
 
-    name: str
     live: bool
 
     def open(self) -> None: ...
@@ -44,14 +45,15 @@ class FrameSource(Protocol):
     def close(self) -> None: ...
 
 
-@runtime_checkable
 class Detector(Protocol):
-    def detect(self, image: np.ndarray) -> list[Box]:
-        """Faces in a BGR image, best first, after non-maximum suppression."""
+    def detect(self, image: np.ndarray, px_scale: float = 1.0) -> list[Box]:
+        """Faces in a BGR image, best first, after non-maximum suppression.
+
+        ``px_scale`` is how many full-resolution pixels one pixel of ``image`` stands for
+        (size limits are in full-resolution pixels)."""
         ...
 
 
-@runtime_checkable
 class Classifier(Protocol):
     name: str
 
@@ -60,7 +62,6 @@ class Classifier(Protocol):
         ...
 
 
-@runtime_checkable
 class EventSink(Protocol):
     def on_event(self, event: SessionEvent) -> None:
         """Must not block for long: it runs on the pipeline thread."""

@@ -87,6 +87,9 @@ class SessionBuilder:
 
     def _observe(self, v: _Viewer, emotions: Emotions) -> None:
         p = np.asarray(emotions.probs, dtype=np.float64)
+        # The frame's own confidence decides, before smoothing: a small, blurred or turned
+        # face must not slip in because earlier confident frames lifted the smoothed peak.
+        confident = float(p.max()) >= self.threshold
         if self.smoothing > 0:
             v.smoothed = (
                 p if v.smoothed is None else self.smoothing * v.smoothed + (1 - self.smoothing) * p
@@ -94,7 +97,7 @@ class SessionBuilder:
             p = v.smoothed
         v.sum_all += p
         v.n_all += 1
-        if float(p.max()) >= self.threshold:
+        if confident:
             v.sum_confident += p
             v.n_confident += 1
 
@@ -125,7 +128,3 @@ class SessionBuilder:
             if v is not None and v.session_id is not None:
                 events.append(SessionEvent("end", self._snapshot(v, "closed")))
         return events
-
-    def viewer_session_id(self, track_id: int) -> str | None:
-        v = self._viewers.get(track_id)
-        return v.session_id if v else None

@@ -33,10 +33,6 @@ class Tracker:
         self._tracks: dict[int, _Track] = {}
         self._ids = count(1)
 
-    @property
-    def active(self) -> int:
-        return len(self._tracks)
-
     def _cost(self, track: _Track, box: Box) -> float | None:
         iou = track.box.iou(box)
         if iou >= self.match_iou:
@@ -73,13 +69,13 @@ class Tracker:
 
         faces: list[TrackedFace] = []
         for j, obs in enumerate(observations):
-            tid = matched.get(j)
-            if tid is None:
-                tid = next(self._ids)
-                self._tracks[tid] = _Track(tid, obs.box, timestamp, timestamp)
-            else:
+            if j in matched:
+                tid = matched[j]
                 t = self._tracks[tid]
                 t.box, t.last_seen, t.hits = obs.box, timestamp, t.hits + 1
+            else:
+                tid = next(self._ids)
+                self._tracks[tid] = _Track(tid, obs.box, timestamp, timestamp)
             faces.append(TrackedFace(tid, obs.box, obs.emotions, visible=True))
 
         ended: list[int] = []

@@ -45,6 +45,9 @@ class Frame:
     image: np.ndarray
     timestamp: float
     index: int
+    #: the same view at the camera's full resolution, when ``image`` is a smaller copy made
+    #: for detection (face boxes are in ``image`` pixels; emotion crops come from here)
+    full: np.ndarray | None = None
 
     @property
     def width(self) -> int:
@@ -53,6 +56,13 @@ class Frame:
     @property
     def height(self) -> int:
         return int(self.image.shape[0])
+
+    @property
+    def for_classifier(self) -> tuple[np.ndarray, float]:
+        """The largest image of this view and its scale relative to ``image``."""
+        if self.full is None:
+            return self.image, 1.0
+        return self.full, self.full.shape[1] / self.image.shape[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,11 @@ class Box:
 
     def as_list(self) -> list[int]:
         return [round(self.x), round(self.y), round(self.w), round(self.h)]
+
+    def scaled(self, factor: float) -> Box:
+        if factor == 1.0:
+            return self
+        return Box(self.x * factor, self.y * factor, self.w * factor, self.h * factor, self.score)
 
 
 @dataclass(frozen=True, slots=True)

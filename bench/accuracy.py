@@ -2,11 +2,13 @@
 """Accuracy of the emotion model and of the face detector, through the project's real code.
 
 (a) Emotion: each labelled face goes whole through ``affectra_edge.classify`` (the image is the
-    crop; the classifier does its own preprocessing: gray, 64×64, x/255, (x-0.5)*2). Prints
-    accuracy, per-class precision/recall/F1, the confusion matrix and ms per face. Input:
-    FER2013 PublicTest (``--fer2013 publictest.npz``: ``x`` uint8 (N, 48, 48), ``y`` 0..6 in
-    EMOTIONS order) or any folder laid out ``<label>/*.png`` (``--folder``; label = emotion
-    name or its index).
+    crop; the classifier does its own preprocessing). Prints accuracy, macro-F1, expected
+    calibration error, per-class precision/recall/F1, the confusion matrix and ms per face.
+    Input: FER2013 PublicTest (``--fer2013 publictest.npz``: ``x`` uint8 (N, 48, 48), ``y``
+    0..6 in EMOTIONS order) or any folder laid out ``<label>/*.png`` (``--folder``; label =
+    emotion name or its index). On FER2013 also both models side by side at face sizes 48,
+    32, 24, 20 and 16 px (shrunk with INTER_AREA, as a distant face is), with and without
+    flip test-time averaging, and a sweep of ``[classifier] threshold`` on pseudo-sessions.
 (b) Detection: photos with dlib imglab box annotations (``--faces DIR`` holding
     ``training.xml``/``testing.xml``): recall and precision at IoU ≥ 0.5 for each BlazeFace
     setting, and for OpenCV's Haar cascade (run in the fer peer venv, which has OpenCV 4.x)
@@ -18,6 +20,7 @@ Defaults use ``../shared/data`` when present. ``--json`` prints one JSON object 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -89,23 +92,60 @@ def load_folder(root: Path) -> tuple[list[np.ndarray], np.ndarray]:
     return images, np.asarray(labels, dtype=np.int64)
 
 
-def evaluate_emotion(images, labels: np.ndarray, backend: str = "tflite") -> dict:
-    clf = build_classifier(ClassifierConfig(backend=backend))
-    n = len(labels)
-    preds = np.empty(n, dtype=np.int64)
+def _bgr(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    return img
+
+
+def at_face_size(images, px: int | None) -> list[np.ndarray]:
+    """Each face shrunk to ``px``×``px`` with INTER_AREA, the way a distant face loses detail
+    (``None``: as given). The classifier then does its own resize, as in the appliance."""
+    if px is None:
+        return list(images)
+    return [cv2.resize(img, (px, px), interpolation=cv2.INTER_AREA) for img in images]
+
+
+def classify_all(images, backend: str, model: str, tta: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 7) probabilities and ms per face. ``tta``: average with the mirrored face."""
+    clf = build_classifier(ClassifierConfig(backend=backend, model=model))
+    n = len(images)
+    probs = np.empty((n, len(EMOTIONS)), dtype=np.float64)
     times = np.empty(n, dtype=np.float64)
     for i in range(n):
-        img = images[i]
-        if img.ndim == 2:
-            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-        elif img.shape[2] == 4:
-            img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+        img = _bgr(images[i])
         h, w = img.shape[:2]
+        whole = [Box(0.0, 0.0, float(w), float(h))]
         t = time.perf_counter()
         # The whole image is the face crop (FER2013 faces are already cropped and aligned).
-        (emo,) = clf.classify(img, [Box(0.0, 0.0, float(w), float(h))])
+        (emo,) = clf.classify(img, whole)
+        p = np.asarray(emo.probs)
+        if tta:
+            (mirrored,) = clf.classify(np.ascontiguousarray(img[:, ::-1]), whole)
+            p = (p + np.asarray(mirrored.probs)) / 2.0
         times[i] = (time.perf_counter() - t) * 1000.0
-        preds[i] = int(np.argmax(emo.probs))
+        probs[i] = p
+    return probs, times
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE over equal-width confidence bins: Σ (n_b/N)·|accuracy_b − confidence_b|."""
+    conf = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
+def score(probs: np.ndarray, labels: np.ndarray, times: np.ndarray | None = None) -> dict:
+    preds = probs.argmax(axis=1)
+    n = len(labels)
     k = len(EMOTIONS)
     cm = np.zeros((k, k), dtype=np.int64)
     np.add.at(cm, (labels, preds), 1)
@@ -119,20 +159,82 @@ def evaluate_emotion(images, labels: np.ndarray, backend: str = "tflite") -> dic
         f1 = 2 * p * r / (p + r) if p + r else 0.0
         per_class[name] = {"precision": p, "recall": r, "f1": f1, "support": support}
     supported = [v for v in per_class.values() if v["support"]]
-    return {
-        "backend": backend,
+    out = {
         "faces": n,
         "accuracy": float((preds == labels).mean()) if n else 0.0,
         "macro_f1": float(np.mean([v["f1"] for v in supported])) if supported else 0.0,
+        "ece": expected_calibration_error(probs, labels) if n else 0.0,
         "per_class": per_class,
         "confusion": cm.tolist(),
-        "ms_per_face": common.summary(times),
     }
+    if times is not None:
+        out["ms_per_face"] = common.summary(times)
+    return out
+
+
+def evaluate_emotion(
+    images,
+    labels: np.ndarray,
+    backend: str = "tflite",
+    model: str = "affectra",
+    tta: bool = False,
+) -> dict:
+    probs, times = classify_all(images, backend, model, tta)
+    return {"backend": backend, "model": model, "tta": tta, **score(probs, labels, times)}
+
+
+def session_sweep(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    thresholds: list[float],
+    faces_per_session: int = 10,
+    sessions_per_class: int = 400,
+    seed: int = 0,
+) -> dict[str, dict]:
+    """What ``[classifier] threshold`` does to a session's dominant emotion.
+
+    A pseudo-session of class c averages the probabilities of ``faces_per_session`` faces of
+    that class drawn at random from ``probs`` (faces of mixed sizes), keeping only faces whose
+    top probability reaches the threshold (all of them if none does), as the session builder
+    does. Reports the share of sessions whose dominant emotion is right (macro over classes),
+    the L1 distance of the mean session distribution from the true one-hot, and the share of
+    faces kept.
+    """
+    rng = np.random.default_rng(seed)
+    conf = probs.max(axis=1)
+    out = {}
+    for t in thresholds:
+        right, kept, l1 = [], [], []
+        for c in range(len(EMOTIONS)):
+            idx = np.nonzero(labels == c)[0]
+            if idx.size == 0:
+                continue
+            hits = 0
+            for _ in range(sessions_per_class):
+                pick = rng.choice(idx, faces_per_session)
+                keep = pick[conf[pick] >= t]
+                kept.append(keep.size / pick.size)
+                dist = probs[keep if keep.size else pick].mean(axis=0)
+                hits += int(dist.argmax() == c)
+                l1.append(float(np.abs(dist - np.eye(len(EMOTIONS))[c]).sum()))
+            right.append(hits / sessions_per_class)
+        out[f"{t:.2f}"] = {
+            "session_dominant_correct": float(np.mean(right)),
+            "l1_to_truth": float(np.mean(l1)),
+            "faces_kept": float(np.mean(kept)),
+        }
+    return out
 
 
 def print_emotion(res: dict, source: str) -> None:
-    print(f"\n== Emotion model on {source} ({res['faces']} faces, backend {res['backend']})")
-    print(f"accuracy {res['accuracy'] * 100:.2f} %   macro F1 {res['macro_f1']:.3f}")
+    print(
+        f"\n== Emotion model {res.get('model', '')} on {source} ({res['faces']} faces, "
+        f"backend {res['backend']})"
+    )
+    print(
+        f"accuracy {res['accuracy'] * 100:.2f} %   macro F1 {res['macro_f1']:.3f}   "
+        f"ECE {res['ece']:.3f}"
+    )
     ms = res["ms_per_face"]
     print(f"ms per face: mean {ms['mean']:.3f}  p50 {ms['p50']:.3f}  p95 {ms['p95']:.3f}")
     print(f"{'class':<9} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
@@ -145,6 +247,68 @@ def print_emotion(res: dict, source: str) -> None:
     print(" " * 9 + " ".join(f"{n[:7]:>7}" for n in EMOTIONS))
     for name, row in zip(EMOTIONS, res["confusion"], strict=True):
         print(f"{name:<9}" + " ".join(f"{v:>7d}" for v in row))
+
+
+def evaluate_by_size(images, labels, models: list[str], sizes: list[int], tta: bool) -> dict:
+    """Every model at every face size, without and (``tta``) with flip averaging."""
+    out: dict = {}
+    for model in models:
+        out[model] = {}
+        for px in sizes:
+            faces = at_face_size(images, px)
+            probs, times = classify_all(faces, "tflite", model, tta=False)
+            row = score(probs, labels, times)
+            if tta:
+                tprobs, ttimes = classify_all(faces, "tflite", model, tta=True)
+                t = score(tprobs, labels, ttimes)
+                row["tta"] = {k: t[k] for k in ("accuracy", "macro_f1", "ece", "ms_per_face")}
+            out[model][str(px)] = row
+    return out
+
+
+def print_by_size(res: dict, sizes: list[int]) -> None:
+    print("\n== Emotion accuracy by face size (INTER_AREA to N px, then the model's own resize)")
+    head = "".join(f"{px:>8}px" for px in sizes)
+    print(f"{'model':<22}{head}")
+    for model, rows in res.items():
+        for label, get in (
+            ("accuracy %", lambda r: r["accuracy"] * 100),
+            (
+                "  + flip TTA %",
+                lambda r: r["tta"]["accuracy"] * 100 if "tta" in r else float("nan"),
+            ),
+            ("macro F1", lambda r: r["macro_f1"]),
+            ("ECE", lambda r: r["ece"]),
+            ("ms/face", lambda r: r["ms_per_face"]["mean"]),
+            (
+                "  + flip TTA ms/face",
+                lambda r: r["tta"]["ms_per_face"]["mean"] if "tta" in r else float("nan"),
+            ),
+        ):
+            cells = "".join(f"{get(rows[str(px)]):>10.3f}" for px in sizes)
+            print(f"{model + ' ' + label:<22}{cells}" if label[0] != " " else f"{label:<22}{cells}")
+        print(
+            f"{model} F1 per class at " + ", ".join(f"{px}px" for px in (48, 24) if str(px) in rows)
+        )
+        for name in EMOTIONS:
+            cells = "  ".join(
+                f"{rows[str(px)]['per_class'][name]['f1']:.3f}"
+                for px in (48, 24)
+                if str(px) in rows
+            )
+            print(f"  {name:<9} {cells}")
+
+
+def print_sweep(sweep: dict, model: str) -> None:
+    print(
+        f"\n== [classifier] threshold on pseudo-sessions ({model}, faces of mixed sizes 16-48 px)"
+    )
+    print(f"{'threshold':>9} {'dominant right':>15} {'L1 to truth':>12} {'faces kept':>11}")
+    for t, r in sweep.items():
+        print(
+            f"{t:>9} {r['session_dominant_correct'] * 100:>14.1f}% {r['l1_to_truth']:>12.3f} "
+            f"{r['faces_kept'] * 100:>10.1f}%"
+        )
 
 
 # ------------------------------------------------------------------------- detection ----
@@ -267,6 +431,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folder", type=Path, help="folder laid out <label>/*.png")
     ap.add_argument("--faces", type=Path, help="folder with dlib imglab training/testing.xml")
     ap.add_argument("--backend", default="tflite", choices=["tflite", "deepface"])
+    ap.add_argument(
+        "--model",
+        default="affectra",
+        choices=["affectra", "fer"],
+        help="tflite model for the single-size report",
+    )
+    ap.add_argument(
+        "--sizes",
+        default="48,32,24,20,16",
+        help="FER2013 only: face sizes for the side-by-side table ('' = skip)",
+    )
+    ap.add_argument("--no-tta", action="store_true", help="skip the flip test-time averaging")
     ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N faces")
     ap.add_argument("--no-emotion", action="store_true")
     ap.add_argument("--no-detection", action="store_true")
@@ -290,10 +466,34 @@ def main(argv: list[str] | None = None) -> int:
         if source:
             if args.limit:
                 images, labels = images[: args.limit], labels[: args.limit]
-            out["emotion"] = evaluate_emotion(images, labels, args.backend)
+            out["emotion"] = evaluate_emotion(images, labels, args.backend, args.model)
             out["emotion"]["source"] = source
             if not args.json:
                 print_emotion(out["emotion"], source)
+            sizes = [int(v) for v in args.sizes.split(",") if v.strip()]
+            if sizes and not args.folder and args.backend == "tflite":
+                models = ["affectra", "fer"]
+                out["emotion_by_size"] = evaluate_by_size(
+                    images, labels, models, sizes, tta=not args.no_tta
+                )
+                out["threshold_sweep"] = {}
+                mixed = [
+                    int(v)
+                    for v in np.random.default_rng(1).choice([16, 20, 24, 32, 48], len(labels))
+                ]
+                faces = [
+                    cv2.resize(img, (px, px), interpolation=cv2.INTER_AREA)
+                    for img, px in zip(images, mixed, strict=True)
+                ]
+                for model in models:
+                    probs, _ = classify_all(faces, "tflite", model, tta=False)
+                    out["threshold_sweep"][model] = session_sweep(
+                        probs, labels, [0.0, 0.3, 0.4, 0.5, 0.6, 0.7]
+                    )
+                if not args.json:
+                    print_by_size(out["emotion_by_size"], sizes)
+                    for model in models:
+                        print_sweep(out["threshold_sweep"][model], model)
     if not args.no_detection:
         faces = args.faces or common.DATA_DIR / "photos" / "dlib_faces"
         if faces.exists():

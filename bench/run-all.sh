@@ -19,6 +19,7 @@ fi
 lscpu | grep -E "Model name|^CPU\(s\)" | tee "$OUT/machine.txt"
 
 "$PY" bench/accuracy.py | tee "$OUT/accuracy.txt"
+"$PY" bench/emotion_mix.py | tee "$OUT/emotion_mix.txt"
 
 shopt -s nullglob
 clips=("$DATA"/video/*.mp4 "$DATA"/video/*.avi)

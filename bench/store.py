@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_info
 
-from affectra_edge.app import local_day_start
 from affectra_edge.config import StorageConfig
-from affectra_edge.store import Store, open_store
+from affectra_edge.figures import local_day_start
+from affectra_edge.store import Store, open_database, open_store
 from affectra_edge.store.db import connect
 from affectra_edge.types import Emotions, SessionEvent, ViewerSession
 
@@ -180,9 +181,8 @@ def main() -> int:
         )
         stores: dict[str, Store] = {"sqlcipher": open_store(cfg, device_id=DEVICE)}
         if args.plain:
-            plain = Store(d / "plain.db", None, device_id=DEVICE, retention_interval_s=86400)
-            plain._open()
-            stores["plain sqlite"] = plain
+            plain = replace(cfg, path=str(d / "plain.db"))
+            stores["plain sqlite"] = open_database(plain, None, device_id=DEVICE)
         try:
             by_label = {label: fill(label, st, args, now) for label, st in stores.items()}
             measure(stores, by_label, args, now)

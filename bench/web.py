@@ -83,10 +83,10 @@ def _client_proc(base, user, password, n, interval, q, active, done):
 
 
 def _fps_window(app, seconds: float) -> float:
-    f0 = app.stats()["frames"]
+    f0 = app.figures.stats()["frames"]
     t0 = time.monotonic()
     time.sleep(seconds)
-    return (app.stats()["frames"] - f0) / (time.monotonic() - t0)
+    return (app.figures.stats()["frames"] - f0) / (time.monotonic() - t0)
 
 
 def main() -> int:

@@ -437,7 +437,7 @@ def build(layers: list[Layer], ranges: list[tuple[float, float]], description: s
 
 def load_checkpoint(path: str | Path) -> EmotionNet:
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = EmotionNet(tuple(ck["widths"]))
+    model = EmotionNet(tuple(ck["widths"]), tuple(ck["convs"]))
     model.load_state_dict(ck["state_dict"])
     return model.eval()
 

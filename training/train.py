@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", required=True)
     ap.add_argument("--val", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=24)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--weight-decay", type=float, default=5e-4)
@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "state_dict": ema.state_dict(),
                     "widths": ema.widths,
+                    "convs": ema.convs,
                     "epoch": epoch,
                     "select": select,
                     "args": vars(args),

@@ -7,35 +7,18 @@ not care which one ran.
 
 from __future__ import annotations
 
-import numpy as np
-
+from affectra_edge.classify.crop import CROP_MARGIN, crop_face
 from affectra_edge.config import ClassifierConfig
 from affectra_edge.ports import Classifier
-from affectra_edge.types import Box
 
-#: Extra border around the detector's box, as a fraction of its size. BlazeFace boxes are
-#: tight (brows to chin); FER2013 faces include a little forehead and jaw.
-CROP_MARGIN = 0.1
-
-
-def crop_face(image: np.ndarray, box: Box, margin: float = CROP_MARGIN) -> np.ndarray:
-    """The face region of a BGR image, widened by ``margin`` and clipped to the frame."""
-    h, w = image.shape[:2]
-    mx, my = box.w * margin, box.h * margin
-    x1 = int(max(0, round(box.x - mx)))
-    y1 = int(max(0, round(box.y - my)))
-    x2 = int(min(w, round(box.x + box.w + mx)))
-    y2 = int(min(h, round(box.y + box.h + my)))
-    if x2 <= x1 or y2 <= y1:
-        return image[0:0, 0:0]
-    return image[y1:y2, x1:x2]
+__all__ = ["CROP_MARGIN", "build_classifier", "crop_face"]
 
 
 def build_classifier(cfg: ClassifierConfig) -> Classifier:
     if cfg.backend == "tflite":
         from affectra_edge.classify.tflite import TFLiteEmotionClassifier
 
-        return TFLiteEmotionClassifier(num_threads=cfg.num_threads)
+        return TFLiteEmotionClassifier(cfg.model, num_threads=cfg.num_threads)
     if cfg.backend == "deepface":
         from affectra_edge.classify import deepface
 

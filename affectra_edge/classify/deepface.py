@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from affectra_edge.classify import crop_face
+from affectra_edge.classify.crop import crop_face
 from affectra_edge.config import ClassifierConfig
 from affectra_edge.errors import ModelError
 from affectra_edge.types import EMOTIONS, Box, Emotions

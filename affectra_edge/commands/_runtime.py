@@ -6,11 +6,21 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from affectra_edge.app import Appliance
 
 logger = logging.getLogger(__name__)
 
 
-def serve(app, *, duration: float | None = None, on_started=None) -> int:
+def serve(
+    app: Appliance,
+    *,
+    duration: float | None = None,
+    on_started: Callable[[Appliance], None] | None = None,
+) -> int:
     """Run ``app`` until SIGTERM/SIGINT, ``duration`` seconds, or the end of a file source."""
     stop = threading.Event()
 
@@ -22,7 +32,7 @@ def serve(app, *, duration: float | None = None, on_started=None) -> int:
 
     # sd_notify: READY=1 after the first frame, WATCHDOG=1 while frames flow (no-op outside
     # systemd).
-    supervision = Supervision(app)
+    supervision = Supervision(app.figures.progress, app.config.camera)
     previous = {s: signal.signal(s, _signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         supervision.starting("starting: opening the camera")

@@ -22,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from affectra_edge.analysis import faces_json
     from affectra_edge.pipeline import build_pipeline
     from affectra_edge.sources.file import read_image
     from affectra_edge.types import Box, FaceObservation, Frame
@@ -41,16 +42,7 @@ def run(args: argparse.Namespace) -> int:
             obs = [FaceObservation(box, pipeline.classifier.classify(image, [box])[0])]
         else:
             obs, _ = pipeline.observe(Frame(image, 0.0, 0))
-        faces = [
-            {
-                "box": o.box.as_list(),
-                "score": round(o.box.score, 4),
-                "emotions": o.emotions.as_dict(),
-                "dominant": o.emotions.dominant,
-            }
-            for o in obs
-            if o.emotions is not None
-        ]
+        faces = faces_json(obs)
         print(json.dumps({"file": path, "faces": faces}), flush=True)
     # Some unreadable files are reported per file; exit 1 only when nothing could be read.
     return 1 if failures == len(args.files) else 0

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load(args)
     if args.action == "check":
-        store = open_store(cfg.storage, device_id=cfg.device.id, readonly=True)
+        store = open_store(cfg.storage, readonly=True)
         try:
             integrity = store.integrity_check()
             doc = {

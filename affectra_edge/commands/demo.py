@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from affectra_edge.commands import add_config_argument, load
+from affectra_edge.commands._output import session_printer
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from affectra_edge.app import Appliance
     from affectra_edge.commands._runtime import serve
-    from affectra_edge.commands.replay import session_printer
 
     cfg = load(args)
     cfg = replace(cfg, camera=replace(cfg.camera, type="demo"))
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     app.add_session_listener(session_printer(args.json))
 
-    def started(app) -> None:
+    def started(app: Appliance) -> None:
         if app.web is None:
             print("demo running without the web UI; Ctrl-C stops it", flush=True)
             return
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
         host = cfg.web.host if cfg.web.host not in ("0.0.0.0", "::") else "localhost"
         scheme = "https" if cfg.web.tls_cert else "http"
-        password = ensure_demo_admin(app.web.users) if users_file is not None else None
+        users = app.web.users if users_file is not None else None  # our throw-away file
+        password = ensure_demo_admin(users) if users is not None else None
         print(f"web UI: {scheme}://{host}:{app.web.port}/", flush=True)
         if password:
             print(f"log in as admin with password: {password}", flush=True)

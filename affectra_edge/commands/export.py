@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     start, end = _time(args.start, "--from"), _time(args.end, "--to")
     cfg = load(args)
-    store = open_store(cfg.storage, device_id=cfg.device.id, readonly=True)
+    store = open_store(cfg.storage, readonly=True)
     try:
         if not args.output:
             n = store.export_csv(sys.stdout, start, end)

@@ -34,7 +34,6 @@ def run(args: argparse.Namespace) -> int:
 
     from affectra_edge.publish.mqtt import (
         AUTH_REASONS,
-        _reason_value,
         configure_client,
         describe_connect_error,
         make_client,
@@ -59,8 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_connect(c, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            value = _reason_value(reason_code)
-            kind = "auth_failed" if value in AUTH_REASONS else "error"
+            kind = "auth_failed" if reason_code.value in AUTH_REASONS else "error"
             outcome.update(state=kind, error=f"broker refused the connection: {reason_code}")
             done.set()
             return

@@ -9,6 +9,7 @@ import sys
 import time
 
 from affectra_edge.commands import add_config_argument, load
+from affectra_edge.commands._output import session_printer
 
 NAME = "replay"
 HELP = "process a video file or image folder and print the viewer sessions"
@@ -27,32 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def format_session(doc: dict) -> str:
-    top = sorted(doc["emotions"].items(), key=lambda kv: -kv[1])[:3]
-    mix = ", ".join(f"{k} {v:.0%}" for k, v in top)
-    return (
-        f"session {doc['session_id'][:8]}  {doc['started_at']}  {doc['duration_s']:7.1f} s  "
-        f"{doc['frames']:5d} frames  {doc['dominant']:8}  ({mix})"
-    )
-
-
-def session_printer(as_json: bool):
-    """A session listener that prints each finished session (JSON line or text) as it ends."""
-
-    def show(ev) -> None:
-        if ev.kind == "end":
-            doc = ev.session.to_json()
-            print(json.dumps(doc) if as_json else format_session(doc), flush=True)
-
-    return show
-
-
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from affectra_edge.app import Appliance
     from affectra_edge.ports import SourceError
-    from affectra_edge.sources import SourceCounters
+    from affectra_edge.sources.common import SourceCounters
     from affectra_edge.sources.file import FileSource
 
     cfg = load(args)
@@ -85,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - t0
         # Viewers still in view at the end of the file end at their last sighting.
         app.stop(drain_outbox_s=args.mqtt_drain_s)
-    sessions = int(app.stats()["sessions"])
+    sessions = int(app.figures.stats()["sessions"])
     summary = {
         "type": "summary",
         "frames": frames,

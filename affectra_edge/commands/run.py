@@ -22,17 +22,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from affectra_edge import __version__
     from affectra_edge.app import Appliance
-    from affectra_edge.cli import setup_logging
     from affectra_edge.commands._runtime import serve
     from affectra_edge.config import load_config
+    from affectra_edge.logs import configure, set_context
 
     cfg = load_config(args.config)
-    if not args.verbose:
-        setup_logging(level=cfg.logging.level)
-    from affectra_edge import __version__
-    from affectra_edge.logs import set_context
-
+    if not args.verbose:  # cli.main set up logging already; with -v it stays at debug
+        configure(cfg.logging.level)
     # journald fields on every record: `journalctl DEVICE_ID=...` across a fleet's exports
     set_context(DEVICE_ID=cfg.device.id, AFFECTRA_VERSION=__version__)
     app = Appliance.from_config(cfg)

@@ -122,7 +122,7 @@ class BlazeFaceDetector:
         view -= np.float32(1.0)
         return scale, px, py
 
-    def detect(self, image: np.ndarray) -> list[Box]:
+    def detect(self, image: np.ndarray, px_scale: float = 1.0) -> list[Box]:
         if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 2 or image.shape[1] < 2:
             return []
         size = self.variant.size
@@ -150,7 +150,8 @@ class BlazeFaceDetector:
         )
         cand_scores = scores[candidates]
         sizes = np.minimum(xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1])
-        ok = sizes >= max(self.min_face_px, 2)
+        # min_face_px counts pixels of the full-resolution frame the emotion crop comes from
+        ok = (sizes >= 2) & (sizes * px_scale >= self.min_face_px)
         xyxy, cand_scores = xyxy[ok], cand_scores[ok]
         keep = nms(xyxy, cand_scores, self.nms_iou, self.max_faces)
         return [

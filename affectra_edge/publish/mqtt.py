@@ -2,9 +2,9 @@
 status and summary, and Home Assistant discovery.
 
 Threads: paho's network loop (``loop_start``) runs the callbacks; one sender thread of ours
-reads the outbox, publishes, acknowledges to the store and refreshes the summary; one small
-waiter thread turns the store's "new rows" signal into a wake-up of the sender. Nothing here
-is ever called from the pipeline except :meth:`MqttPublisher.summary_changed`, which only
+reads the outbox, publishes, acknowledges to the store and refreshes the summary. The store
+wakes the sender after each commit that added outbox rows (:meth:`Store.on_outbox`). Nothing
+here is ever called from the pipeline except :meth:`MqttPublisher.summary_changed`, which only
 sets an event, so a dead broker can never slow the pipeline down.
 
 Delivery: an outbox row is handed to paho while connected, at most ``WINDOW`` at a time, and
@@ -22,11 +22,13 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from affectra_edge.config import DeviceConfig, MqttConfig
 from affectra_edge.metrics import Registry
@@ -36,10 +38,10 @@ from affectra_edge.publish.payloads import (
     STATUS_ONLINE,
     Topics,
     dumps,
-    session_payload_text,
     summary_payload,
 )
 from affectra_edge.secrets import read_secret
+from affectra_edge.store.outbox import OutboxItem, register_depth_gauge
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +51,6 @@ WINDOW = 20
 SUMMARY_DEBOUNCE_S = 1.0
 #: CONNACK reason codes that mean "your credentials are not accepted" (v3 rc 4/5 map here)
 AUTH_REASONS = {0x86, 0x87, 0x8C}  # bad user name or password, not authorized, bad auth method
-
-STATES = ("connecting", "connected", "disconnected", "auth_failed", "error", "stopped")
-
-
-def _reason_value(rc: Any) -> int:
-    """paho hands ReasonCode objects (v5, and v3 codes converted) or plain ints."""
-    return int(getattr(rc, "value", rc))
-
-
-def _is_failure(rc: Any) -> bool:
-    failure = getattr(rc, "is_failure", None)
-    return bool(failure) if failure is not None else _reason_value(rc) != 0
 
 
 def configure_client(client: mqtt.Client, cfg: MqttConfig, *, password: str | None = None) -> None:
@@ -118,6 +108,17 @@ def describe_connect_error(exc: BaseException | None) -> tuple[str, str]:
     return "disconnected", f"{type(exc).__name__}: {exc}"
 
 
+class OutboxStore(Protocol):
+    """What the publisher needs from the store: the outbox."""
+
+    @property
+    def outbox_dropped(self) -> int: ...
+    def outbox_depth(self) -> int: ...
+    def outbox_peek(self, limit: int = 100) -> list[OutboxItem]: ...
+    def outbox_ack(self, ids: Sequence[int]) -> None: ...
+    def on_outbox(self, fn: Callable[[], None]) -> Callable[[], None]: ...
+
+
 class MqttPublisher:
     """See the module docstring. ``start()`` once, ``stop()`` once."""
 
@@ -125,10 +126,10 @@ class MqttPublisher:
         self,
         mqtt_cfg: MqttConfig,
         device: DeviceConfig,
-        store: Any,
+        store: OutboxStore | None,
         *,
         registry: Registry,
-        summary_fn: Callable[[], dict],
+        summary_fn: Callable[[], Mapping[str, Any]],
         topic_prefix: str,
     ):
         self.cfg = mqtt_cfg
@@ -165,13 +166,13 @@ class MqttPublisher:
         self._next_summary = 0.0
         self._last_summary = 0.0
         self._sender: threading.Thread | None = None
-        self._waiter: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
         r = registry
         self._m_connected = r.gauge("mqtt_connected", "1 while connected to the MQTT broker")
         self._m_sent = r.counter("mqtt_messages_sent_total", "MQTT messages acknowledged")
         self._m_reconnects = r.counter("mqtt_reconnects_total", "MQTT reconnections")
-        self._m_depth = r.gauge("mqtt_outbox_depth", "session messages waiting in the outbox")
+        register_depth_gauge(r, self._depth)
         self._m_rejected = r.counter(
             "mqtt_publish_rejected_total", "session messages the broker refused (MQTT 5)"
         )
@@ -196,7 +197,7 @@ class MqttPublisher:
     def status(self) -> dict[str, Any]:
         # The store is queried outside our lock: paho's thread takes it in on_publish.
         depth = self._depth()
-        dropped = int(getattr(self.store, "outbox_dropped", 0) or 0)
+        dropped = self.store.outbox_dropped if self.store is not None else 0
         with self._lock:
             return {
                 "state": self._state,
@@ -230,11 +231,8 @@ class MqttPublisher:
         self.client.loop_start()
         self._sender = threading.Thread(target=self._run_sender, name="mqtt-sender", daemon=True)
         self._sender.start()
-        if self.store is not None and hasattr(self.store, "outbox_wait"):
-            self._waiter = threading.Thread(
-                target=self._run_waiter, name="mqtt-outbox-wait", daemon=True
-            )
-            self._waiter.start()
+        if self.store is not None:
+            self._unsubscribe = self.store.on_outbox(self._wake.set)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Say ``offline`` (retained) and wait for the broker to take it, then disconnect.
@@ -246,8 +244,9 @@ class MqttPublisher:
         self._stop.set()
         self._wake.set()
         self._sender.join(max(0.1, deadline - time.monotonic()))
-        if self._waiter is not None:
-            self._waiter.join(max(0.1, min(1.0, deadline - time.monotonic())))
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._connected:
             info = self.client.publish(self.topics.status, STATUS_OFFLINE, qos=1, retain=True)
             self._track(info.mid, "status")
@@ -267,10 +266,17 @@ class MqttPublisher:
         logger.info("mqtt: stopped (%d sessions sent)", self._sent)
 
     # ---- paho callbacks (network thread) ---------------------------------------------------
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if _is_failure(reason_code):
-            value = _reason_value(reason_code)
-            if value in AUTH_REASONS:
+    # paho's callback API version 2 hands ReasonCode objects for MQTT 3.1.1 and 5 alike.
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            if reason_code.value in AUTH_REASONS:
                 msg = f"broker refused the credentials ({reason_code}) for user {self.cfg.username or '(none)'!r}"
                 if self._state != "auth_failed":
                     logger.error("mqtt: %s at %s; retrying with backoff", msg, self.broker)
@@ -299,7 +305,7 @@ class MqttPublisher:
         self._need_summary = True
         self._wake.set()
 
-    def _on_connect_fail(self, client, userdata) -> None:
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         # paho calls this inside its ``except OSError`` block: the exception is still current.
         exc = sys.exc_info()[1]
         state, msg = describe_connect_error(exc)
@@ -311,7 +317,14 @@ class MqttPublisher:
             )
         self._set_state(state, msg)
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
         was = self._connected
         self._connected = False
         self._m_connected.set(0)
@@ -322,15 +335,22 @@ class MqttPublisher:
             logger.warning("mqtt: %s; reconnecting with backoff", msg)
             self._set_state("disconnected", msg)
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties,
+    ) -> None:
         with self._lock:
             entry = self._pending.pop(mid, None)
             if entry is None:
-                self._early[mid] = _reason_value(reason_code)
+                self._early[mid] = reason_code.value
                 return
-        self._published(mid, entry, _reason_value(reason_code))
+        self._published(mid, entry, reason_code.value)
 
-    def _on_message(self, client, userdata, msg) -> None:
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == self.topics.ha_status and msg.payload.strip() == b"online":
             # Home Assistant restarted and lost non-retained state: announce ourselves again.
             logger.info("mqtt: Home Assistant is online, re-sending discovery")
@@ -391,20 +411,6 @@ class MqttPublisher:
             return 0
 
     # ---- sender thread ---------------------------------------------------------------------
-    def _run_waiter(self) -> None:
-        while not self._stop.is_set():
-            t0 = time.monotonic()
-            try:
-                if self.store.outbox_wait(0.25):
-                    self._wake.set()
-                elif time.monotonic() - t0 < 0.2:
-                    # A closed store answers at once; do not spin on it.
-                    self._stop.wait(0.25)
-            except Exception:
-                # The store is closing or broken; the sender's periodic poll still runs.
-                if self._stop.wait(1.0):
-                    return
-
     def _run_sender(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
@@ -414,7 +420,6 @@ class MqttPublisher:
                     self._send_discovery()
                     self._send_summary()
                     self._fill_window()
-                self._m_depth.set(self._depth())
             except Exception:
                 logger.exception("mqtt: sender step failed; retrying")
                 self._stop.wait(1.0)
@@ -457,9 +462,8 @@ class MqttPublisher:
                 continue
             if not self._connected or self._stop.is_set() or free <= 0:
                 break
-            info = self.client.publish(
-                self.topics.session, session_payload_text(item.payload), qos=max(1, self.cfg.qos)
-            )
+            # The outbox holds ViewerSession.to_json() as compact text: published as-is.
+            info = self.client.publish(self.topics.session, item.payload, qos=max(1, self.cfg.qos))
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
                 # NO_CONN still queues the message inside paho; anything else did not.
                 logger.warning("mqtt: publish of outbox row %s failed: %s", item.id, info.rc)

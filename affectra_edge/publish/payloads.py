@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,21 +58,14 @@ def _number(value: Any, digits: int | None = None) -> float | int:
     return round(v, digits)
 
 
-def _first(d: dict, *keys: str, default: Any = None) -> Any:
-    for k in keys:
-        if k in d and d[k] is not None:
-            return d[k]
-    return default
-
-
-def emotion_fractions(distribution: Any) -> dict[str, float]:
+def emotion_fractions(distribution: Mapping[str, Any] | None) -> dict[str, float]:
     """Each emotion's share as a fraction (sums to 1, or all 0 when nothing was seen).
 
     ``distribution`` may hold fractions, percentages or counts per emotion: it is normalised
     here so subscribers get the same meaning whatever the store reports.
     """
     values = {e: 0.0 for e in EMOTIONS}
-    if isinstance(distribution, dict):
+    if isinstance(distribution, Mapping):
         for e in EMOTIONS:
             values[e] = max(0.0, float(_number(distribution.get(e, 0))))
     total = sum(values.values())
@@ -80,49 +74,38 @@ def emotion_fractions(distribution: Any) -> dict[str, float]:
     return {e: v / total for e, v in values.items()}
 
 
-def emotion_shares_pct(distribution: Any) -> dict[str, float]:
+def emotion_shares_pct(distribution: Mapping[str, Any] | None) -> dict[str, float]:
     """Each emotion's share in percent, one decimal (what the Home Assistant sensors show)."""
     return {e: round(100.0 * v, 1) for e, v in emotion_fractions(distribution).items()}
 
 
-def summary_payload(summary: dict, device_id: str, ts: float | None = None) -> dict:
-    """The retained ``<prefix>/summary`` document built from ``Appliance.summary()``.
+def summary_payload(summary: Mapping[str, Any], device_id: str, ts: float | None = None) -> dict:
+    """The retained ``<prefix>/summary`` document built from ``LiveFigures.summary()``.
 
-    The core fields are always present (0 / null when unknown), whatever names the summary
-    function used, because Home Assistant value templates point at them.
+    The core fields are always present (0 / null when unknown), because Home Assistant value
+    templates point at them; ``emotions`` becomes ``distribution`` and ``shares_pct``.
     """
     ts = time.time() if ts is None else ts
-    distribution = _first(summary, "distribution", "emotions", default={}) or {}
-    if not isinstance(distribution, dict):
-        distribution = {}
-    dominant = _first(summary, "dominant", "dominant_emotion", "dominant_today")
+    distribution = summary.get("emotions")
+    dominant = summary.get("dominant")
     payload = {
         "type": "summary",
         "version": SCHEMA_VERSION,
         "device_id": device_id,
         "timestamp": iso_utc(ts),
-        "visitors_today": int(_number(_first(summary, "visitors_today", "visitors", default=0))),
-        "avg_dwell_s": _number(
-            _first(summary, "avg_dwell_s", "average_dwell_s", "avg_dwell", default=0), 2
-        ),
+        "visitors_today": int(_number(summary.get("visitors_today"))),
+        "avg_dwell_s": _number(summary.get("avg_dwell_s"), 2),
         "dominant": dominant if dominant in EMOTIONS else None,
         "distribution": {e: round(v, 4) for e, v in emotion_fractions(distribution).items()},
         "shares_pct": emotion_shares_pct(distribution),
-        "viewers_now": int(_number(_first(summary, "viewers_now", "viewers", default=0))),
-        "fps": _number(_first(summary, "fps", default=0), 2),
+        "viewers_now": int(_number(summary.get("viewers_now"))),
+        "fps": _number(summary.get("fps"), 2),
     }
     # Anything else the appliance reports rides along, without overriding the fields above.
     for k, v in summary.items():
-        if k not in payload and k not in ("emotions", "visitors", "viewers", "average_dwell_s"):
+        if k not in payload and k != "emotions":
             payload[k] = v
     return payload
-
-
-def session_payload_text(payload: str | dict) -> str:
-    """The outbox stores ``ViewerSession.to_json()`` as text; publish it as-is (compact)."""
-    if isinstance(payload, str):
-        return payload
-    return json.dumps(payload, separators=(",", ":"), sort_keys=False)
 
 
 def dumps(doc: dict) -> str:

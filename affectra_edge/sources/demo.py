@@ -18,8 +18,10 @@ import cv2
 import numpy as np
 
 from affectra_edge.config import CameraConfig
+from affectra_edge.errors import ModelError
 from affectra_edge.models import model_path
-from affectra_edge.sources import SourceCounters
+from affectra_edge.ports import FrameSource
+from affectra_edge.sources.common import SourceCounters
 from affectra_edge.types import Frame
 
 
@@ -52,7 +54,10 @@ VISITS: tuple[Visit, ...] = (
 @lru_cache(maxsize=1)
 def _sprite() -> tuple[np.ndarray, np.ndarray]:
     """The head-and-shoulders crop of the photograph and a soft elliptical alpha mask."""
-    img = cv2.imread(str(model_path("astronaut")), cv2.IMREAD_COLOR)
+    path = model_path("astronaut")
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:  # checksum verified: only an OpenCV without its image codecs gets here
+        raise ModelError(f"{path}: OpenCV cannot decode this image")
     sprite = img[20:300, 110:350].copy()  # 280 × 240
     h, w = sprite.shape[:2]
     mask = np.zeros((h, w), np.float32)
@@ -148,7 +153,6 @@ class DemoSource:
     """The scene as a live camera: paced at ``camera.fps``, stamped with the wall clock."""
 
     live = True
-    name = "demo"
 
     def __init__(self, camera: CameraConfig, counters: SourceCounters | None = None):
         self.camera = camera
@@ -180,7 +184,7 @@ class DemoSource:
         pass
 
 
-def create(camera: CameraConfig, counters: SourceCounters) -> DemoSource:
+def create(camera: CameraConfig, counters: SourceCounters) -> FrameSource:
     return DemoSource(camera, counters)
 
 

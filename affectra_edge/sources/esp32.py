@@ -19,12 +19,13 @@ import logging
 import socket
 import time
 import urllib.parse
+from typing import NamedTuple
 
 import numpy as np
 
 from affectra_edge.config import CameraConfig
-from affectra_edge.ports import SourceError, SourceUnavailable
-from affectra_edge.sources import SourceCounters
+from affectra_edge.ports import FrameSource, SourceError, SourceUnavailable
+from affectra_edge.sources.common import SourceCounters, make_frame
 from affectra_edge.sources.mjpeg import (
     DEFAULT_MAX_PART_BYTES,
     MultipartParser,
@@ -72,7 +73,15 @@ class DeviceClock:
         return ts
 
 
-def parse_stream_url(url: str) -> urllib.parse.SplitResult:
+class StreamUrl(NamedTuple):
+    https: bool
+    host: str
+    port: int | None
+    #: what the GET asks for: the path and the query
+    target: str
+
+
+def parse_stream_url(url: str) -> StreamUrl:
     """Validate ``[camera] url``; a URL that can never work is :class:`SourceUnavailable`."""
     if not url:
         raise SourceUnavailable(
@@ -85,10 +94,11 @@ def parse_stream_url(url: str) -> urllib.parse.SplitResult:
             f"[camera] url {url!r} is not an http:// URL (expected e.g. http://esp32cam.local:81/stream)"
         )
     try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        port = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
         raise SourceUnavailable(f"[camera] url {url!r}: {exc}") from None
-    return parts
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return StreamUrl(parts.scheme == "https", parts.hostname, port, target)
 
 
 def decode_jpeg(payload: bytes) -> np.ndarray | None:
@@ -117,7 +127,6 @@ class Esp32Source:
         self.camera = camera
         self.counters = counters or SourceCounters()
         self.url = camera.url
-        self.name = f"esp32:{camera.url}"
         self.max_part_bytes = max_part_bytes
         self.connect_timeout_s = min(connect_timeout_s, camera.timeout_s)
         self.parser: MultipartParser | None = None
@@ -132,14 +141,13 @@ class Esp32Source:
 
     # ---- FrameSource -----------------------------------------------------------------------
     def open(self) -> None:
-        parts = parse_stream_url(self.url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        conn = cls(parts.hostname, parts.port, timeout=self.connect_timeout_s)
+        url = parse_stream_url(self.url)
+        cls = http.client.HTTPSConnection if url.https else http.client.HTTPConnection
+        conn = cls(url.host, url.port, timeout=self.connect_timeout_s)
         try:
             conn.connect()
             self._sock = conn.sock
-            conn.request("GET", path, headers={"Accept": "multipart/x-mixed-replace, */*"})
+            conn.request("GET", url.target, headers={"Accept": "multipart/x-mixed-replace, */*"})
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
@@ -185,7 +193,9 @@ class Esp32Source:
                 continue
             now = time.time()
             self._last_frame = time.monotonic()
-            frame = Frame(img, self.clock.map(part.timestamp, now), self._index)
+            frame = make_frame(
+                img, self.clock.map(part.timestamp, now), self._index, self.camera.detect_width
+            )
             self._index += 1
             return frame
 
@@ -257,5 +267,5 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
-def create(camera: CameraConfig, counters: SourceCounters) -> Esp32Source:
+def create(camera: CameraConfig, counters: SourceCounters) -> FrameSource:
     return Esp32Source(camera, counters)

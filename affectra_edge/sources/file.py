@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from affectra_edge.config import CameraConfig
-from affectra_edge.ports import SourceError, SourceUnavailable
-from affectra_edge.sources import SourceCounters
+from affectra_edge.ports import FrameSource, SourceError, SourceUnavailable
+from affectra_edge.sources.common import SourceCounters, make_frame
 from affectra_edge.types import Frame
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,6 @@ class FileSource:
     def __init__(self, camera: CameraConfig, counters: SourceCounters | None = None):
         self.camera = camera
         self.path = Path(camera.path)
-        self.name = f"file:{self.path}"
         self.counters = counters or SourceCounters()
         self._iter: Iterator[np.ndarray] | None = None
         self._fps = camera.fps
@@ -139,7 +138,7 @@ class FileSource:
             ts = time.time()
         else:
             ts = self._base + i / self._fps
-        return Frame(img, ts, i)
+        return make_frame(img, ts, i, self.camera.detect_width)
 
     def close(self) -> None:
         if self._iter is not None:
@@ -147,5 +146,5 @@ class FileSource:
         self._iter = None
 
 
-def create(camera: CameraConfig, counters: SourceCounters) -> FileSource:
+def create(camera: CameraConfig, counters: SourceCounters) -> FrameSource:
     return FileSource(camera, counters)

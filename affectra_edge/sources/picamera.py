@@ -7,9 +7,11 @@ only, so every other camera type works without it.
 
 The video configuration has a ``main`` stream in ``RGB888`` — libcamera's name for 24-bit
 pixels stored B, G, R in memory, i.e. exactly OpenCV's BGR, so frames need no conversion —
-for the live view and the classifier, and a small ``lores`` stream in ``YUV420`` that the ISP
-scales in hardware for free (Pi 4 and earlier accept only YUV420 there). ``queue=False``
-makes each capture wait for a fresh frame instead of handing out a queued old one.
+for the emotion crops, and a ``lores`` stream ``[camera] detect_width`` wide in ``YUV420``
+that the ISP scales in hardware for free (Pi 4 and earlier accept only YUV420 there), for
+detection and the live view. Both come from one request, so they show the same instant.
+``queue=False`` makes each capture wait for a fresh frame instead of handing out a queued
+old one.
 ``[camera] device`` selects the camera index on boards with two (Pi 5, Compute Module).
 """
 
@@ -19,9 +21,11 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
+
 from affectra_edge.config import CameraConfig
-from affectra_edge.ports import SourceError, SourceUnavailable
-from affectra_edge.sources import SourceCounters
+from affectra_edge.ports import FrameSource, SourceError, SourceUnavailable
+from affectra_edge.sources.common import SourceCounters
 from affectra_edge.types import Frame
 
 logger = logging.getLogger(__name__)
@@ -30,8 +34,8 @@ INSTALL_HINT = (
     "on Raspberry Pi OS run `sudo apt install python3-picamera2` and create the venv with "
     "--system-site-packages"
 )
-#: lores stream width: detection-sized, cheap to produce in the ISP
-LORES_WIDTH = 320
+#: lores widths are kept to multiples of this, so that the YUV420 rows carry no padding
+LORES_ALIGN = 64
 
 
 def _even(n: float) -> int:
@@ -39,9 +43,10 @@ def _even(n: float) -> int:
     return max(2, round(n / 2.0) * 2)
 
 
-def video_configuration(camera: CameraConfig, lores_width: int = LORES_WIDTH) -> dict[str, Any]:
+def video_configuration(camera: CameraConfig) -> dict[str, Any]:
     """The keyword arguments for ``Picamera2.create_video_configuration`` (pure, testable)."""
     w, h = _even(camera.width), _even(camera.height)
+    lores_width = (camera.detect_width // LORES_ALIGN) * LORES_ALIGN
     frame_us = round(1_000_000 / camera.fps)
     kwargs: dict[str, Any] = {
         "main": {"size": (w, h), "format": "RGB888"},
@@ -52,8 +57,8 @@ def video_configuration(camera: CameraConfig, lores_width: int = LORES_WIDTH) ->
         "display": None,
         "encode": None,
     }
-    if w > lores_width:
-        lw = _even(lores_width)
+    if 0 < lores_width < w:
+        lw = lores_width
         kwargs["lores"] = {"size": (lw, min(h, _even(h * lw / w))), "format": "YUV420"}
     return kwargs
 
@@ -82,6 +87,15 @@ def import_picamera2() -> Any:
     return Picamera2
 
 
+def yuv420_to_bgr(yuv: np.ndarray, width: int, height: int) -> np.ndarray:
+    """picamera2's ``make_array("lores")`` of a YUV420 stream ((h·3/2, w) planar I420) → BGR."""
+    import cv2
+
+    if yuv.shape[0] != height * 3 // 2 or yuv.shape[1] < width:
+        raise SourceError(f"lores frame {yuv.shape} does not match {width}×{height} YUV420")
+    return cv2.cvtColor(np.ascontiguousarray(yuv[:, :width]), cv2.COLOR_YUV2BGR_I420)
+
+
 class PiCameraSource:
     live = True
 
@@ -89,9 +103,9 @@ class PiCameraSource:
         self.camera = camera
         self.counters = counters or SourceCounters()
         self.index = camera_index(camera.device)
-        self.name = f"picamera:{self.index}"
         self._cam: Any = None
         self._frame_index = 0
+        self._lores: tuple[int, int] | None = None
 
     def open(self) -> None:
         picamera2_cls = import_picamera2()
@@ -110,7 +124,9 @@ class PiCameraSource:
             # typically "Device or resource busy" at boot or while rpicam-* runs
             raise SourceError(f"Pi camera #{self.index} unavailable: {exc}") from None
         try:
-            config = cam.create_video_configuration(**video_configuration(self.camera))
+            kwargs = video_configuration(self.camera)
+            self._lores = kwargs["lores"]["size"] if "lores" in kwargs else None
+            config = cam.create_video_configuration(**kwargs)
             cam.configure(config)
             cam.start()
         except Exception as exc:
@@ -126,10 +142,15 @@ class PiCameraSource:
             raise SourceError("Pi camera not open")
         try:
             try:
-                job = cam.capture_array("main", wait=False)
-                img = cam.wait(job, timeout=self.camera.timeout_s)
+                job = cam.capture_request(wait=False)
+                request = cam.wait(job, timeout=self.camera.timeout_s)
             except TypeError:  # older picamera2 without timeouts: block
-                img = cam.capture_array("main")
+                request = cam.capture_request()
+            try:
+                img = request.make_array("main")
+                lores = request.make_array("lores") if self._lores else None
+            finally:
+                request.release()
         except TimeoutError:
             raise SourceError(
                 f"Pi camera #{self.index}: no frame for {self.camera.timeout_s:g} s"
@@ -138,7 +159,10 @@ class PiCameraSource:
             raise SourceError(f"Pi camera #{self.index}: capture failed: {exc}") from None
         if img.ndim == 3 and img.shape[2] == 4:  # XRGB8888 if a driver insists
             img = img[:, :, :3]
-        frame = Frame(img, time.time(), self._frame_index)
+        if lores is not None and self._lores:
+            frame = Frame(yuv420_to_bgr(lores, *self._lores), time.time(), self._frame_index, img)
+        else:
+            frame = Frame(img, time.time(), self._frame_index)
         self._frame_index += 1
         return frame
 
@@ -151,5 +175,5 @@ class PiCameraSource:
                 cam.close()
 
 
-def create(camera: CameraConfig, counters: SourceCounters) -> PiCameraSource:
+def create(camera: CameraConfig, counters: SourceCounters) -> FrameSource:
     return PiCameraSource(camera, counters)

@@ -2,7 +2,9 @@
 
 Live sources write into a one-item slot (the newest frame wins and the overwritten one is
 counted as dropped) so capture never waits for inference. File sources go through a short
-blocking queue so that every frame is processed, in order.
+blocking queue so that every frame is processed, in order. The source's own ``live`` attribute
+(:class:`~affectra_edge.ports.FrameSource`) says which of the two it is; until a camera's first
+source is built, the runner takes it for live.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class CaptureRunner:
         self._last_warning: tuple[str, float] = ("", 0.0)
         self._latest: Frame | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=4)
-        self._live = camera.type not in ("file",)
+        self._live = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._generation = 0
@@ -100,7 +102,7 @@ class CaptureRunner:
         self.counters = SourceCounters()
         self._latest = None
         self._queue = queue.Queue(maxsize=4)
-        self._live = camera.type not in ("file",)
+        self._live = True
         self.start()
 
     @property
@@ -110,19 +112,23 @@ class CaptureRunner:
     # ---- consumer side ---------------------------------------------------------------------
     def next_frame(self, timeout: float = 1.0) -> Frame | None:
         """The next frame for the pipeline, or None on timeout / end of a file."""
-        if not self._live:
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                return None
-            return None if item is _END else item
+        deadline = time.monotonic() + timeout
         with self._cond:
-            if not self._cond.wait_for(
-                lambda: self._latest is not None or self._stop.is_set(), timeout
-            ):
-                return None
-            frame, self._latest = self._latest, None
-            return frame
+            if self._live:
+                # also wakes when the source turns out not to be live (see _run)
+                if not self._cond.wait_for(
+                    lambda: self._latest is not None or self._stop.is_set() or not self._live,
+                    timeout,
+                ):
+                    return None
+                if self._live:
+                    frame, self._latest = self._latest, None
+                    return frame
+        try:
+            item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
+        return None if item is _END else item
 
     @property
     def ended(self) -> bool:
@@ -208,6 +214,10 @@ class CaptureRunner:
             try:
                 source = self._factory(camera, self.counters)
                 self._source = source
+                if generation == self._generation and source.live != self._live:
+                    with self._cond:
+                        self._live = source.live
+                        self._cond.notify_all()
                 source.open()
                 if not first and generation == self._generation:
                     self.counters.inc("reconnects")

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from affectra_edge.config import CameraConfig
-from affectra_edge.ports import SourceError, SourceUnavailable
-from affectra_edge.sources import SourceCounters
+from affectra_edge.ports import FrameSource, SourceError, SourceUnavailable
+from affectra_edge.sources.common import SourceCounters, make_frame
 from affectra_edge.types import Frame
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,6 @@ class UsbSource:
         self.counters = counters or SourceCounters()
         self.device = parse_device(camera.device)
         self.path = device_path(camera.device)
-        self.name = f"usb:{self.path}"
         self._cap: Any = None
         self._index = 0
         self.granted: dict[str, Any] = {}
@@ -153,7 +152,7 @@ class UsbSource:
         if not ok or img is None or img.size == 0:
             # V4L2 reports an unplugged camera as a failed read (ENODEV / select timeout)
             raise SourceError(f"{self.path}: no frame from the camera (unplugged or stalled)")
-        frame = Frame(to_bgr(img), time.time(), self._index)
+        frame = make_frame(to_bgr(img), time.time(), self._index, self.camera.detect_width)
         self._index += 1
         return frame
 
@@ -163,5 +162,5 @@ class UsbSource:
             cap.release()
 
 
-def create(camera: CameraConfig, counters: SourceCounters) -> UsbSource:
+def create(camera: CameraConfig, counters: SourceCounters) -> FrameSource:
     return UsbSource(camera, counters)

@@ -10,7 +10,7 @@ from pathlib import Path
 from affectra_edge.config import StorageConfig
 from affectra_edge.errors import StoreError
 from affectra_edge.fsutil import fsync_dir
-from affectra_edge.store.db import WriterLock, connect, verify_key
+from affectra_edge.store.db import WriterLock, connect, db_exists, verify_key
 from affectra_edge.store.keys import (
     load_key,
     new_key_hex,
@@ -30,7 +30,7 @@ class RekeyResult:
 
 def rekey_database(storage: StorageConfig, *, new_key_file: str | None = None) -> RekeyResult:
     path = Path(storage.path)
-    if not path.exists() or path.stat().st_size == 0:
+    if not db_exists(path):
         raise StoreError(f"{path}: no database to rekey")
     lock = WriterLock(path)
     lock.acquire()  # refuses while the daemon (or anything else writing) has it open

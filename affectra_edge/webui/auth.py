@@ -73,18 +73,22 @@ class SessionTable:
         with self._lock:
             self._sessions.pop(token or "", None)
 
-    def drop_user(self, user: str) -> None:
-        with self._lock:
-            for tok in [t for t, s in self._sessions.items() if s.user == user]:
-                del self._sessions[tok]
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._sessions)
 
 
+def tokens_match(expected: str | None, supplied: str | None) -> bool:
+    """Both given and equal, compared in constant time (CSRF tokens, the metrics token)."""
+    return (
+        bool(expected)
+        and bool(supplied)
+        and hmac.compare_digest(str(expected).encode(), str(supplied).encode())
+    )
+
+
 def csrf_ok(session: LoginSession, supplied: str | None) -> bool:
-    return bool(supplied) and hmac.compare_digest(session.csrf.encode(), str(supplied).encode())
+    return tokens_match(session.csrf, supplied)
 
 
 @dataclass

@@ -22,6 +22,21 @@ def _nice_max(v: float) -> float:
     return float((int(v * 1.2) // 4 + 1) * 4)
 
 
+def fill_buckets(buckets: list[dict], start: float, end: float, step: int) -> list[dict]:
+    """One bucket per ``step`` from ``start`` to ``end``, empty ones added, so the axis always
+    shows the whole period."""
+    have = {int(float(b["start"])): b for b in buckets}
+    full = []
+    t = start
+    while t < end:
+        b = have.get(int(t))
+        if b is None:
+            b = next((x for x in buckets if t <= float(x["start"]) < t + step), None)
+        full.append(b or {"start": t, "visitors": 0, "avg_dwell_s": 0.0, "dominant": None})
+        t += step
+    return full
+
+
 def time_course_svg(
     buckets: list[dict], bucket: str, *, width: int = 720, height: int = 240, tz_offset_s: int = 0
 ) -> str:

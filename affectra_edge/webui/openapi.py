@@ -27,7 +27,7 @@ def _q(name: str, schema: dict[str, Any], desc: str) -> dict:
 
 def openapi_document(version: str) -> dict[str, Any]:
     ref = lambda n: {"$ref": f"#/components/schemas/{n}"}  # noqa: E731
-    csrf = [{"session": [], "csrf": []}]
+    csrf: list[dict[str, list[str]]] = [{"session": [], "csrf": []}]
     common = {"401": _ERR, "403": _ERR}
     return {
         "openapi": "3.1.0",

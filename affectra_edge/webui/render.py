@@ -12,12 +12,16 @@ Everything happens in memory; nothing is written anywhere.
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import cv2
 import numpy as np
 
-from affectra_edge.types import EMOTIONS, FrameResult
+from affectra_edge.config import field_spec
+from affectra_edge.types import EMOTIONS, Box, Emotions, FrameResult, TrackedFace
 
-PRIVACY_MODES: tuple[str, ...] = ("off", "boxes", "blurred", "full")
+PRIVACY_MODES: tuple[str, ...] = field_spec("web", "privacy").choices
 
 # BGR colours per emotion (colour-blind-friendly palette, also used by the CSS)
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -110,3 +114,17 @@ def encode(image_bgr: np.ndarray, quality: int = 75) -> bytes:
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()
+
+
+def analysis_view(img: np.ndarray, faces: list[dict[str, Any]]) -> dict[str, Any]:
+    """The uploader's own picture with boxes, inline as a data: URL (nothing is stored)."""
+    tracked = tuple(
+        TrackedFace(i + 1, Box(*f["box"]), Emotions(tuple(f["emotions"][e] for e in EMOTIONS)))
+        for i, f in enumerate(faces)
+    )
+    h, w = img.shape[:2]
+    shown = annotate(img, FrameResult(0, 0.0, tracked), "full")
+    if w > 800:
+        shown = cv2.resize(shown, (800, max(1, round(h * 800 / w))), interpolation=cv2.INTER_AREA)
+    data_url = "data:image/jpeg;base64," + base64.b64encode(encode(shown, 85)).decode()
+    return {"faces": faces, "image": data_url, "width": w, "height": h}

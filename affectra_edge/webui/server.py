@@ -6,10 +6,14 @@ import logging
 import threading
 from pathlib import Path
 
+import bottle
 from cheroot import wsgi
 
 from affectra_edge.config import WebConfig
 from affectra_edge.errors import AffectraError
+from affectra_edge.webui.headers import SecurityHeaders
+from affectra_edge.webui.policy import keep_bodies_in_memory
+from affectra_edge.webui.users import UserStore
 
 logger = logging.getLogger(__name__)
 
@@ -19,10 +23,13 @@ class WebServerError(AffectraError):
 
 
 class WebServer:
-    def __init__(self, app, web_cfg: WebConfig):
+    """Serves ``app`` (from :func:`~affectra_edge.webui.webapp.create_app` with the same
+    ``web_cfg``) behind the security headers; ``users`` is the store that app logs in against."""
+
+    def __init__(self, app: bottle.Bottle, web_cfg: WebConfig, *, users: UserStore | None = None):
         self.app = app
         self.cfg = web_cfg
-        self.users = getattr(app, "users", None)
+        self.users = users
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
         self.port: int = web_cfg.port
@@ -30,9 +37,10 @@ class WebServer:
 
     def start(self) -> None:
         cfg = self.cfg
+        keep_bodies_in_memory(self.app)
         server = wsgi.Server(
             (cfg.host, cfg.port),
-            self.app,
+            SecurityHeaders(self.app, hsts=self.tls),
             numthreads=cfg.threads,
             server_name="affectra-edge",
             timeout=10,
@@ -76,10 +84,8 @@ class WebServer:
         return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def stop(self) -> None:
-        # Long-lived streams (MJPEG, SSE) watch this flag and end within a second.
-        stopping = getattr(self.app, "stopping", None)
-        if stopping is not None:
-            stopping.set()
+        # Closes the app's plugins: long-lived streams (MJPEG, SSE) end within a second.
+        self.app.close()
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -6,9 +6,11 @@ import ipaddress
 import math
 import re
 import struct
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from affectra_edge.config import FieldSpec
 from affectra_edge.types import parse_iso_utc
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -16,6 +18,8 @@ _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
 )
 _URL_PATH = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+
+C = TypeVar("C", bound=str)
 
 
 class InvalidInput(ValueError):
@@ -69,10 +73,28 @@ def as_text(value: Any, field: str, max_len: int, *, min_len: int = 0) -> str:
     return value
 
 
-def as_choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise InvalidInput(field, f"must be one of {', '.join(choices)}")
-    return value
+def as_choice(value: Any, field: str, choices: Sequence[C]) -> C:
+    """``value`` if it is one of ``choices`` (typed as the choice it equals)."""
+    for choice in choices:
+        if isinstance(value, str) and value == choice:
+            return choice
+    raise InvalidInput(field, f"must be one of {', '.join(choices)}")
+
+
+def as_field(value: Any, field: str, spec: FieldSpec) -> Any:
+    """A form or JSON value for a configuration key, within that key's own limits."""
+    if spec.choices:
+        return as_choice(value, field, spec.choices)
+    lo = -math.inf if spec.minimum is None else spec.minimum
+    hi = math.inf if spec.maximum is None else spec.maximum
+    if spec.type is float:
+        return as_float(value, field, lo, hi)
+    if spec.type is int:
+        return as_int(value, field, lo, hi)  # type: ignore[arg-type]
+    if spec.type is str:
+        min_len, max_len = spec.length or (0, 1000)
+        return as_text(value, field, max_len, min_len=min_len)
+    raise InvalidInput(field, "cannot be changed here")
 
 
 def as_time(value: Any, field: str) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from affectra_edge.types import EMOTIONS
@@ -155,3 +156,39 @@ def test_pipeline_bench_against_peers(tiny_clip, run_bench):
         for r in res.values():
             assert r["frames"] == 3 and r["fps"] > 0 and r["peak_rss_mb"] > 0
         assert res["deepface"]["note"] == "speed only, random weights"
+
+
+# ---------------------------------------------------------------------- emotion mix ----
+def test_emotion_mix_runs_every_way_and_prints_mixes(tiny_clip, run_bench):
+    proc = run_bench("emotion_mix.py", str(tiny_clip), "--no-demo", "--json")
+    assert proc.returncode == 0, proc.stderr
+    (clip,) = _last_json(proc.stdout)["clips"].values()
+    for way in ("fer @640", "fer full", "affectra @640", "affectra full"):
+        r = clip[way]
+        assert list(r["dwell_weighted_mix"]) == list(EMOTIONS)
+        assert r["face_frames"] > 0, way
+        assert sum(r["face_frame_mix"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert set(r["confident_share"]) == {"0.4", "0.5", "0.6"}
+
+
+def test_accuracy_by_face_size_table_on_a_tiny_npz(tmp_path, face_crop, run_bench):
+    import cv2
+
+    gray = cv2.resize(cv2.cvtColor(face_crop, cv2.COLOR_BGR2GRAY), (48, 48))
+    x = np.stack([gray, gray[:, ::-1], gray, gray[:, ::-1], gray, gray, gray])
+    y = np.arange(7)
+    np.savez(tmp_path / "t.npz", x=x, y=y)
+    proc = run_bench(
+        "accuracy.py", "--fer2013", str(tmp_path / "t.npz"), "--no-detection", "--json",
+        "--sizes", "48,16",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = _last_json(proc.stdout)
+    for model in ("affectra", "fer"):
+        for px in ("48", "16"):
+            row = out["emotion_by_size"][model][px]
+            assert row["faces"] == 7 and 0.0 <= row["ece"] <= 1.0
+            assert "tta" in row and row["tta"]["ms_per_face"]["mean"] > 0
+    sweep = out["threshold_sweep"]["affectra"]
+    assert sweep["0.00"]["faces_kept"] == 1.0
+    assert sweep["0.70"]["faces_kept"] <= sweep["0.30"]["faces_kept"]

@@ -54,7 +54,7 @@ def test_replay_image_folder_and_text_output(tmp_path, astronaut, cli_env):
 
 def test_replay_missing_path_is_a_clear_error(tmp_path, cli_env):
     out = run_cli("replay", str(tmp_path / "nope.mp4"), env=cli_env)
-    assert out.returncode != 0
+    assert out.returncode == 5  # the README's "camera source unusable"
     assert "nope.mp4" in out.stderr and "Traceback" not in out.stderr
 
 

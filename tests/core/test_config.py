@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
+import typing
+
 import pytest
 
 from affectra_edge.config import Config, ConfigError, load_config, parse_config
@@ -50,6 +53,11 @@ def test_sections_and_keys_from_the_product_brief(tmp_path):
         ({"device": {"id": "has space"}}, "device.id", "does not match"),
         ({"web": {"tls_cert": "/c.pem"}}, "web.tls_cert", "together"),
         ({"camera": "usb"}, "camera", "table"),
+        ({"sessions": {"min_dwell_s": float("nan")}}, "sessions.min_dwell_s", "finite"),
+        ({"web": {"max_upload_mb": float("inf")}}, "web.max_upload_mb", "finite"),
+        ({"classifier": {"threshold": float("-inf")}}, "classifier.threshold", "finite"),
+        ({"classifier": {"model": "vgg"}}, "classifier.model", "one of"),
+        ({"camera": {"detect_width": -1}}, "camera.detect_width", "≥ 0"),
     ],
 )
 def test_errors_name_the_key_and_the_problem(doc, key, words):
@@ -83,6 +91,18 @@ def test_check_config_cli_exit_codes(tmp_path, cli_env):
     assert "web.privacy" in fail.stderr and str(bad) in fail.stderr
     usage = run_cli("check-config", "--bogus", env=cli_env, timeout=None)
     assert usage.returncode == EXIT_USAGE
+
+
+def test_every_float_key_refuses_nan_and_inf():
+    from affectra_edge.config import SECTIONS
+
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if hints[f.name] is float:
+                for bad in (float("nan"), float("inf")):
+                    with pytest.raises(ConfigError, match="finite"):
+                        parse_config({section: {f.name: bad}}, "c.toml")
 
 
 def test_config_is_immutable():

@@ -13,16 +13,24 @@ def test_every_pinned_model_verifies():
     assert keys == set(models.MODELS)
 
 
-def test_corrupt_model_names_file_and_fix(tmp_path, monkeypatch):
-    bad = tmp_path / "emotion_model_quantized.tflite"
-    shutil.copy(models.locate("emotion"), bad)
+def test_our_emotion_model_ships_inside_the_package():
+    path = models.model_path("emotion_affectra")
+    assert path.parent.name == "data" and path.parent.parent.name == "affectra_edge"
+    # the limit for the shipped model
+    assert path.stat().st_size <= 1_000_000
+
+
+@pytest.mark.parametrize("key", ["emotion", "emotion_affectra"])
+def test_corrupt_model_names_file_and_fix(key, tmp_path, monkeypatch):
+    bad = tmp_path / models.locate(key).name
+    shutil.copy(models.locate(key), bad)
     data = bytearray(bad.read_bytes())
     data[1000] ^= 0xFF
     bad.write_bytes(bytes(data))
     monkeypatch.setattr(models, "_verified", {})
     monkeypatch.setattr(models, "locate", lambda key: bad)
     with pytest.raises(ModelError) as err:
-        models.model_path("emotion")
+        models.model_path(key)
     msg = str(err.value)
     assert str(bad) in msg and "corrupt" in msg and "make setup" in msg
     assert err.value.exit_code == EXIT_MODEL

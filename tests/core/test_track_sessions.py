@@ -103,6 +103,17 @@ def test_threshold_ignores_unsure_frames_and_falls_back_when_all_are_unsure():
     assert s.dominant == "angry" and sum(s.emotions.probs) == pytest.approx(1.0)
 
 
+def test_threshold_judges_each_frame_before_smoothing():
+    """With heavy smoothing, unsure frames after confident ones keep a high smoothed peak for
+    a while; the threshold must still keep them out, because the frame itself was unsure."""
+    frames = [[(100, 100, HAPPY)]] * 10 + [[(100, 100, UNSURE)]] * 10
+    (s,) = ends(run(frames, threshold=0.5, smoothing=0.9)[0])
+    # only the ten confident frames count: their smoothed values are pure HAPPY
+    assert s.emotions.as_dict()["happy"] == pytest.approx(0.9, abs=1e-3)
+    (s,) = ends(run(frames, threshold=0.0, smoothing=0.9)[0])
+    assert s.emotions.as_dict()["happy"] < 0.85
+
+
 def test_smoothing_damps_a_single_outlier_frame():
     frames = [[(100, 100, HAPPY)]] * 20 + [[(100, 100, SAD)]] + [[(100, 100, HAPPY)]] * 20
     raw = ends(run(frames)[0])[0].emotions.as_dict()["sad"]

@@ -6,6 +6,8 @@ import importlib.util
 import sys
 import textwrap
 
+import cv2
+import numpy as np
 import pytest
 
 from affectra_edge.config import CameraConfig, load_config
@@ -95,13 +97,14 @@ def test_to_bgr_channels():
 def test_video_configuration_main_rgb_and_lores_yuv():
     kw = picam.video_configuration(CameraConfig(type="picamera", width=1280, height=720, fps=15))
     assert kw["main"] == {"size": (1280, 720), "format": "RGB888"}
-    assert kw["lores"] == {"size": (320, 180), "format": "YUV420"}
+    # lores = the detection copy, [camera] detect_width wide (default 640)
+    assert kw["lores"] == {"size": (640, 360), "format": "YUV420"}
     assert kw["controls"]["FrameDurationLimits"] == (66667, 66667)
     assert kw["queue"] is False and kw["buffer_count"] >= 2
     assert kw["display"] is None and kw["encode"] is None
 
 
-@pytest.mark.parametrize(("w", "h"), [(641, 481), (1920, 1080), (1000, 750), (333, 251)])
+@pytest.mark.parametrize(("w", "h"), [(1281, 721), (1920, 1080), (1000, 750), (1333, 751)])
 def test_video_configuration_sizes_are_even_and_lores_fits(w, h):
     kw = picam.video_configuration(CameraConfig(type="picamera", width=w, height=h))
     mw, mh = kw["main"]["size"]
@@ -109,6 +112,29 @@ def test_video_configuration_sizes_are_even_and_lores_fits(w, h):
     lw, lh = kw["lores"]["size"]
     assert lw % 2 == 0 and lh % 2 == 0 and lw <= mw and lh <= mh
     assert abs(lw / lh - mw / mh) < 0.05  # same aspect ratio
+
+
+def test_lores_width_follows_detect_width_in_whole_rows():
+    kw = picam.video_configuration(
+        CameraConfig(type="picamera", width=1920, height=1080, detect_width=500)
+    )
+    assert kw["lores"]["size"] == (448, 252)  # 64-px multiple: YUV420 rows without padding
+    off = picam.video_configuration(
+        CameraConfig(type="picamera", width=1920, height=1080, detect_width=0)
+    )
+    assert "lores" not in off
+
+
+def test_lores_yuv420_becomes_the_detection_image():
+    rng = np.random.default_rng(0)
+    bgr = cv2.resize(rng.integers(0, 256, (9, 16, 3), dtype=np.uint8), (640, 360))
+    yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+    assert yuv.shape == (540, 640)
+    back = picam.yuv420_to_bgr(yuv, 640, 360)
+    assert back.shape == (360, 640, 3)
+    assert np.abs(back.astype(int) - bgr.astype(int)).mean() < 6
+    with pytest.raises(SourceError):
+        picam.yuv420_to_bgr(yuv[:500], 640, 360)
 
 
 def test_small_main_stream_needs_no_lores():

@@ -102,7 +102,7 @@ def test_summary_matches_reference(loaded, dataset, start, end):
 
 
 def test_median_from_histograms_for_large_ranges(loaded, dataset, monkeypatch):
-    import affectra_edge.store.store as mod
+    import affectra_edge.store.queries as mod
 
     monkeypatch.setattr(mod, "EXACT_MEDIAN_MAX", 100)
     for start, end in [(T0, T0 + 20 * DAY), (T0 + 0.5 * DAY, T0 + 9.25 * DAY)]:

@@ -68,7 +68,7 @@ def test_status_stats_sessions_and_metrics(web, admin):
 def test_visitors_are_counted_and_exported(web, admin):
     """The demo's first visitor leaves after ~13 s; the session shows up everywhere."""
     wait_for(lambda: web.appliance.store.count_sessions() >= 1, timeout=60, interval=0.5)
-    web.app.invalidate()
+    web.appliance.figures.invalidate()
     st = admin.get(web.url + "/api/status").json()
     assert st["summary"]["visitors_total"] >= 1 and st["summary"]["visitors_today"] >= 1
     sessions = admin.get(web.url + "/api/sessions").json()["sessions"]
@@ -250,3 +250,5 @@ def test_wheel_ships_templates_and_static_files(tmp_path):
             want = "affectra_edge/web_assets/" + rel.relative_to(REPO / "web").as_posix()
             assert want in names, want
     assert "affectra_edge/webui/webapp.py" in names
+    # our own emotion model travels inside the wheel too
+    assert "affectra_edge/data/emotion_affectra_int8.tflite" in names

@@ -121,7 +121,7 @@ def test_live_view_shows_frames(page, web, artifacts):
     wait_for(lambda: page.evaluate("document.getElementById('live').naturalWidth"), timeout=20)
     assert page.evaluate("document.getElementById('live').naturalWidth") == 640
     # a visitor in view, so the screenshot shows a blurred face with its box and label
-    wait_for(lambda: web.appliance.stats()["faces"] > 0, timeout=40, interval=0.1)
+    wait_for(lambda: web.appliance.figures.stats()["faces"] > 0, timeout=40, interval=0.1)
     page.wait_for_timeout(600)
     page.screenshot(path=str(artifacts / "live-blurred.png"), full_page=True)
 

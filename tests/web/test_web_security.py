@@ -72,7 +72,7 @@ def test_healthz_reports_a_stalled_pipeline(web, monkeypatch):
     now = time.monotonic()
     # frames keep arriving, none processed for a minute: what a wedged interpreter looks like
     monkeypatch.setattr(
-        web.appliance, "progress", lambda: {"captured_at": now, "processed_at": now - 60}
+        web.appliance.figures, "progress", lambda: {"captured_at": now, "processed_at": now - 60}
     )
     r = requests.get(web.url + "/healthz", timeout=5)
     assert r.status_code == 503 and r.json() == {"status": "stalled"}
@@ -100,8 +100,8 @@ def test_security_headers_on_pages_api_errors_and_static(web, admin, monkeypatch
     def boom():
         raise RuntimeError("secret internals /etc/affectra-edge")
 
-    monkeypatch.setattr(web.appliance, "stats", boom)
-    web.app.invalidate()
+    monkeypatch.setattr(web.appliance.figures, "stats", boom)
+    web.appliance.figures.invalidate()
     for path in ("/api/status", "/"):
         r = admin.get(web.url + path)
         assert r.status_code == 500, path
@@ -124,7 +124,7 @@ def test_no_inline_script_or_style_in_pages(web, admin):
 
 
 def test_post_without_or_with_wrong_csrf_is_refused_and_changes_nothing(web, admin):
-    before = web.appliance.settings()
+    before = web.appliance.settings.current()
     count = web.appliance.store.count_sessions()
     cookies = admin.cookies
     attempts = [
@@ -148,7 +148,7 @@ def test_post_without_or_with_wrong_csrf_is_refused_and_changes_nothing(web, adm
         web.url + "/api/settings", json={"artwork": "Forged"}, headers={"Origin": "http://evil"}
     )
     assert r.status_code == 403
-    assert web.appliance.settings() == before
+    assert web.appliance.settings.current() == before
     assert web.appliance.store.count_sessions() >= count
     assert admin.get(web.url + "/api/status").status_code == 200  # still logged in
 
@@ -156,7 +156,7 @@ def test_post_without_or_with_wrong_csrf_is_refused_and_changes_nothing(web, adm
 def test_viewer_reads_but_cannot_change_or_delete(web, viewer):
     assert viewer.get(web.url + "/api/status").json()["user"]["role"] == "viewer"
     assert viewer.get(web.url + "/api/settings").status_code == 200
-    before = web.appliance.settings()
+    before = web.appliance.settings.current()
     count = web.appliance.store.count_sessions()
     for method, path, kw in [
         ("post", "/api/clear", {"json": {"confirm": "DELETE"}}),
@@ -169,7 +169,7 @@ def test_viewer_reads_but_cannot_change_or_delete(web, viewer):
         r = getattr(viewer, method)(web.url + path, timeout=10, **kw)
         assert r.status_code == 403, (path, r.status_code)
         assert "Administrators only" in r.text
-    assert web.appliance.settings() == before
+    assert web.appliance.settings.current() == before
     assert web.appliance.store.count_sessions() >= count
     page = viewer.get(web.url + "/data").text
     assert "Delete everything" not in page and "only administrators" in page.lower()
@@ -256,7 +256,9 @@ def test_login_is_throttled_per_client(web):
 
     # a second app on the same appliance: a fresh throttle, so the shared server stays usable
     cfg = replace(web.appliance.config.web, port=0)
-    server = WebServer(create_app(web.appliance, users=_US(cfg.users_file), web_cfg=cfg), cfg)
+    server = WebServer(
+        create_app(web.appliance.web_deps(), users=_US(cfg.users_file), cfg=cfg), cfg
+    )
     server.start()
     try:
         base = server.url
@@ -346,7 +348,9 @@ def test_tls_with_a_self_signed_pair(web, tmp_path):
     cert, key = mod.make_pair(tmp_path, ["localhost"], ["127.0.0.1"])
     assert (key.stat().st_mode & 0o777) == 0o600
     cfg = replace(web.appliance.config.web, port=0, tls_cert=str(cert), tls_key=str(key))
-    server = WebServer(create_app(web.appliance, users=UserStore(cfg.users_file), web_cfg=cfg), cfg)
+    server = WebServer(
+        create_app(web.appliance.web_deps(), users=UserStore(cfg.users_file), cfg=cfg), cfg
+    )
     server.start()
     try:
         assert server.url.startswith("https://")
@@ -371,7 +375,9 @@ def test_metrics_bearer_token_for_scrapers(web, tmp_path, monkeypatch):
     token_file = tmp_path / "metrics-token"
     token_file.write_text("s3cret-scrape-token\n")
     cfg = replace(web.appliance.config.web, port=0, metrics_token_file=str(token_file))
-    server = WebServer(create_app(web.appliance, users=UserStore(cfg.users_file), web_cfg=cfg), cfg)
+    server = WebServer(
+        create_app(web.appliance.web_deps(), users=UserStore(cfg.users_file), cfg=cfg), cfg
+    )
     server.start()
     try:
         ok = requests.get(

@@ -1,0 +1,227 @@
+"""Read queries (dashboard, API, MQTT summary, CSV export): functions of a reader connection.
+
+Ranges are ``start <= ended_at < end`` over closed sessions. Long ranges read the 15-minute
+roll-ups for their whole slots and the ``sessions`` rows only at their two ragged edges (see
+:mod:`affectra_edge.store.schema`), so a year's summary stays fast on a Raspberry Pi.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+import numpy as np
+
+from affectra_edge.store import schema
+from affectra_edge.store.db import Connection
+from affectra_edge.store.schema import DAY_S, FRACTION_COLUMNS, SLOT_S, slot_of
+from affectra_edge.store.sessions_sql import SESSION_COLS, row_session
+from affectra_edge.types import EMOTIONS, iso_utc
+
+#: CSV export columns, in this order forever (integrators' scripts rely on it)
+CSV_COLUMNS: tuple[str, ...] = (
+    "session_id",
+    "device_id",
+    "artwork",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "frames",
+    "dominant",
+    *EMOTIONS,
+)
+
+#: up to this many sessions in a range the median dwell is exact; above it comes from the daily
+#: histograms (within a few percent) so that a year's summary stays fast on a Pi
+EXACT_MEDIAN_MAX = 20_000
+
+_CLOSED_IN_RANGE = "FROM sessions WHERE state = 'closed' AND ended_at >= ? AND ended_at < ?"
+#: visitors, dwell and the emotion fractions summed: from rows, and from the roll-ups
+_ROW_SUMS = "count(*), TOTAL(dwell_s), " + ", ".join(f"TOTAL({e})" for e in FRACTION_COLUMNS)
+_ROLLUP_SUMS = "COALESCE(SUM(visitors), 0), TOTAL(dwell_sum), " + ", ".join(
+    f"TOTAL({e})" for e in FRACTION_COLUMNS
+)
+_N_SUMS = 2 + len(FRACTION_COLUMNS)
+
+
+def _first_whole(ts: float, size: int = SLOT_S) -> int:
+    """The first slot that starts at or after ``ts``."""
+    k = slot_of(ts, size)
+    return k if k * size == ts else k + 1
+
+
+def _dominant(fractions: Sequence[float]) -> str | None:
+    if not fractions or max(fractions) <= 0:
+        return None
+    return EMOTIONS[int(np.argmax(fractions))]
+
+
+def _emotion_fields(fractions: Sequence[float]) -> dict[str, Any]:
+    return {
+        "dominant": _dominant(fractions),
+        "emotions": {e: round(v, 4) for e, v in zip(EMOTIONS, fractions, strict=True)},
+    }
+
+
+def _closed_in(conn: Connection, columns: str, start: float, end: float) -> Iterable[tuple]:
+    if end <= start:
+        return ()
+    return conn.execute(f"SELECT {columns} {_CLOSED_IN_RANGE}", (start, end))
+
+
+def _raw_sums(conn: Connection, start: float, end: float) -> list[float]:
+    row = next(iter(_closed_in(conn, _ROW_SUMS, start, end)), None)
+    return [float(v) for v in row] if row is not None else [0.0] * _N_SUMS
+
+
+def _dwells(conn: Connection, start: float, end: float) -> list[float]:
+    return [r[0] for r in _closed_in(conn, "dwell_s", start, end)]
+
+
+# ---- counts and lists ----------------------------------------------------------------------
+def viewers_now(conn: Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM sessions WHERE state = 'open'").fetchone()[0])
+
+
+def count_sessions(conn: Connection) -> int:
+    """Closed sessions (from the roll-ups: a year of sessions is not counted row by row)."""
+    return int(conn.execute("SELECT COALESCE(SUM(visitors), 0) FROM rollup").fetchone()[0])
+
+
+def recent_sessions(conn: Connection, limit: int, offset: int) -> list[dict]:
+    rows = conn.execute(
+        f"SELECT {SESSION_COLS} FROM sessions WHERE state = 'closed' "
+        "ORDER BY ended_at DESC, id DESC LIMIT ? OFFSET ?",
+        (max(0, int(limit)), max(0, int(offset))),
+    )
+    return [row_session(r).to_json() for r in rows]
+
+
+# ---- figures -------------------------------------------------------------------------------
+def summary(conn: Connection, start: float, end: float) -> dict[str, Any]:
+    """Visitors, dwell (mean, median, total) and emotions of the closed sessions in the range."""
+    s0, s1 = _first_whole(start), slot_of(end)
+    if s0 < s1:
+        row = conn.execute(
+            f"SELECT {_ROLLUP_SUMS} FROM rollup WHERE slot >= ? AND slot < ?", (s0, s1)
+        ).fetchone()
+        sums = np.array([float(v) for v in row])
+        sums += _raw_sums(conn, start, s0 * SLOT_S)
+        sums += _raw_sums(conn, s1 * SLOT_S, end)
+    else:
+        sums = np.array(_raw_sums(conn, start, end))
+    n = int(sums[0])
+    fr = [float(v) / n if n else 0.0 for v in sums[2:]]
+    return {
+        "visitors": n,
+        "avg_dwell_s": round(float(sums[1]) / n, 3) if n else 0.0,
+        "median_dwell_s": round(_median(conn, start, end, n), 3) if n else 0.0,
+        "total_dwell_s": round(float(sums[1]), 3),
+        **_emotion_fields(fr),
+    }
+
+
+def _median(conn: Connection, start: float, end: float, n: int) -> float:
+    d0, d1 = _first_whole(start, DAY_S), slot_of(end, DAY_S)
+    if n <= EXACT_MEDIAN_MAX or d0 >= d1:
+        return float(statistics.median(_dwells(conn, start, end)))
+    h = np.zeros(schema.HIST_BINS, dtype=np.int64)
+    for (blob,) in conn.execute("SELECT hist FROM dwell_hist WHERE day >= ? AND day < ?", (d0, d1)):
+        h += schema.blob_to_hist(blob)
+    h += schema.hist_of(_dwells(conn, start, d0 * DAY_S))
+    h += schema.hist_of(_dwells(conn, d1 * DAY_S, end))
+    return schema.hist_median(h)
+
+
+def buckets(conn: Connection, start: float, end: float, size: int, tz: int) -> list[dict]:
+    """Per-``size``-seconds figures, buckets aligned ``tz`` seconds east of UTC; empty buckets
+    are left out."""
+    acc: dict[int, np.ndarray] = {}
+
+    def add(key: int, sums: Sequence[float]) -> None:
+        if sums[0]:
+            acc.setdefault(key, np.zeros(_N_SUMS))[:] += sums
+
+    def add_rows(sql: str, args: tuple) -> None:
+        for r in conn.execute(sql, args):
+            add(int(r[0]), [float(v) for v in r[1:]])
+
+    def add_edge(lo: float, hi: float) -> None:
+        # an edge lies inside one slot, and with tz a multiple of the slot every bucket
+        # boundary is a slot boundary: the whole edge belongs to the bucket of its slot
+        if hi > lo:
+            add((slot_of(lo) * SLOT_S + tz) // size, _raw_sums(conn, lo, hi))
+
+    s0, s1 = _first_whole(start), slot_of(end)
+    if tz % SLOT_S == 0 and s0 < s1:
+        # slot·900 + tz is an exact integer, so the bucket of every slot is exact too
+        add_rows(
+            f"SELECT (slot * ? + ?) / ?, {_ROLLUP_SUMS} FROM rollup "
+            "WHERE slot >= ? AND slot < ? GROUP BY 1",
+            (SLOT_S, tz, size, s0, s1),
+        )
+        add_edge(start, s0 * SLOT_S)
+        add_edge(s1 * SLOT_S, end)
+    else:
+        # an offset that is no multiple of 15 min (none in use today): no roll-ups fit
+        add_rows(
+            f"SELECT CAST((ended_at + ?) / ? AS INTEGER), {_ROW_SUMS} {_CLOSED_IN_RANGE} "
+            "GROUP BY 1",
+            (tz, size, start, end),
+        )
+    out = []
+    for k in sorted(acc):
+        a = acc[k]
+        n = int(a[0])
+        if n == 0:
+            continue
+        out.append(
+            {
+                "start": k * size - tz,
+                "visitors": n,
+                "avg_dwell_s": round(float(a[1]) / n, 3),
+                **_emotion_fields([float(v) / n for v in a[2:]]),
+            }
+        )
+    return out
+
+
+# ---- export --------------------------------------------------------------------------------
+def export_csv(conn: Connection, fp: TextIO, start: float, end: float) -> int:
+    """The closed sessions in the range as CSV, oldest first, header first; returns how many.
+
+    Streams in chunks, so memory stays flat for any size."""
+    w = csv.writer(fp, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    cur = conn.execute(
+        "SELECT session_id, device_id, artwork, started_at, ended_at, dwell_s, frames, "
+        f"dominant, {', '.join(FRACTION_COLUMNS)} {_CLOSED_IN_RANGE} ORDER BY ended_at, id",
+        (start, end),
+    )
+    n = 0
+    while True:
+        rows = cur.fetchmany(1000)
+        if not rows:
+            return n
+        for r in rows:
+            w.writerow(
+                (
+                    r[0],
+                    r[1],
+                    r[2],
+                    iso_utc(r[3]),
+                    iso_utc(r[4]),
+                    f"{r[5]:.3f}",
+                    r[6],
+                    r[7],
+                    *(f"{v:.6f}" for v in r[8:]),
+                )
+            )
+        n += len(rows)
+
+
+def integrity_check(conn: Connection) -> list[str]:
+    """``PRAGMA integrity_check`` rows: ``["ok"]`` when the file is sound."""
+    return [r[0] for r in conn.execute("PRAGMA integrity_check")]

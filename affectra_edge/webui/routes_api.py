@@ -1,0 +1,158 @@
+"""The JSON API under ``/api/`` (routes return dicts: Bottle's JSON plugin encodes them),
+``/metrics`` for Prometheus and the public ``/healthz``."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import bottle
+
+from affectra_edge import __version__
+from affectra_edge.figures import tz_offset
+from affectra_edge.types import iso_utc
+from affectra_edge.webui import actions
+from affectra_edge.webui.actions import CAMERA_TYPES, Uploads, checked, need_store, payload
+from affectra_edge.webui.deps import BUCKETS, WebDeps
+from affectra_edge.webui.openapi import openapi_document
+from affectra_edge.webui.validate import as_choice, as_int, as_time
+
+
+def register(app: bottle.Bottle, deps: WebDeps, *, uploads: Uploads) -> None:
+    @app.get("/healthz", public=True)
+    def healthz():
+        if deps.figures.stalled():
+            bottle.response.status = 503
+            return {"status": "stalled"}
+        return {"status": "ok"}
+
+    @app.get("/metrics", bearer=True)
+    def metrics(session):
+        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        return deps.metrics()
+
+    @app.get("/api/status")
+    def api_status(session):
+        doc = deps.figures.cached(("status",), lambda: _status(deps))
+        return {**doc, "user": {"name": session.user, "role": session.role}}
+
+    @app.get("/api/stats")
+    def api_stats(session):
+        return _stats(deps)
+
+    @app.get("/api/sessions")
+    def api_sessions(session):
+        q = bottle.request.query
+        limit = checked(lambda: as_int(q.get("limit", "50"), "limit", 1, 500))
+        offset = checked(lambda: as_int(q.get("offset", "0"), "offset", 0, 10**9))
+        store = need_store(deps.store)
+
+        def page() -> str:
+            doc = {
+                "total": int(store.count_sessions()),
+                "limit": limit,
+                "offset": offset,
+                "sessions": list(store.recent_sessions(limit, offset)),
+            }
+            return json.dumps(doc)
+
+        # Many open dashboards poll the same page: one query per half second serves them,
+        # and the encoded bytes are kept so they are not encoded again for each one.
+        text = deps.figures.cached(("sessions", limit, offset), page)
+        bottle.response.content_type = "application/json"
+        return text
+
+    @app.get("/api/cameras")
+    def api_cameras(session):
+        return {
+            "current": deps.camera.status(),
+            "types": list(CAMERA_TYPES),
+            "privacy": deps.settings.get("privacy"),
+        }
+
+    @app.post("/api/cameras", role="admin")
+    def api_cameras_post(session):
+        checked(lambda: actions.switch_camera(deps, payload()))
+        return {"current": deps.camera.status()}
+
+    @app.get("/api/settings")
+    def api_settings(session):
+        return deps.settings.current()
+
+    @app.post("/api/settings", role="admin")
+    def api_settings_post(session):
+        checked(lambda: actions.save_settings(deps, payload()))
+        return deps.settings.current()
+
+    @app.post("/api/analyze", max_body=uploads.route_body)
+    def api_analyze(session):
+        img, faces = checked(lambda: actions.analyze_upload(deps, uploads))
+        return {"width": int(img.shape[1]), "height": int(img.shape[0]), "faces": faces}
+
+    @app.post("/api/clear", role="admin")
+    def api_clear(session):
+        return checked(lambda: actions.clear_data(deps, payload()))
+
+    @app.get("/api/export.csv", role="admin")
+    def api_export(session):
+        q = bottle.request.query
+        store = need_store(deps.store)
+        now = time.time()
+        end = checked(lambda: as_time(q["to"], "to")) if q.get("to") else now + 1
+        start = checked(lambda: as_time(q["from"], "from")) if q.get("from") else 0.0
+        buf = io.StringIO()
+        store.export_csv(buf, start, end)
+        day = time.strftime("%Y%m%d", time.localtime(now))
+        name = f"affectra-{deps.settings.device.id}-{day}.csv"
+        bottle.response.content_type = "text/csv; charset=utf-8"
+        bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        return buf.getvalue().encode("utf-8")
+
+    @app.get("/api/openapi.json")
+    def api_openapi(session):
+        return openapi_document(__version__)
+
+
+def _status(deps: WebDeps) -> dict[str, Any]:
+    device = deps.settings.device
+    figures = deps.figures
+    return {
+        "device": {"id": device.id, "name": device.name, "artwork": device.artwork},
+        "version": __version__,
+        "time": iso_utc(time.time()),
+        "uptime_s": figures.uptime_s(),
+        "camera": deps.camera.status(),
+        "stats": figures.stats(),
+        "summary": figures.now(),
+        "mqtt": figures.mqtt_status(),
+        "storage": "enabled" if deps.store is not None else "disabled",
+        "privacy": deps.settings.get("privacy"),
+    }
+
+
+def _stats(deps: WebDeps) -> dict[str, Any]:
+    q = bottle.request.query
+    now = time.time()
+    bucket = checked(lambda: as_choice(q.get("bucket", "hour"), "bucket", BUCKETS))
+    default_span = 86400 if bucket == "hour" else 30 * 86400
+    end = checked(lambda: as_time(q["to"], "to")) if q.get("to") else now
+    start = checked(lambda: as_time(q["from"], "from")) if q.get("from") else end - default_span
+    tz = checked(lambda: as_int(q.get("tz", str(tz_offset(now))), "tz", -14 * 3600, 14 * 3600))
+    if start >= end:
+        raise bottle.HTTPError(400, "from: must be before to")
+    max_span = 31 * 86400 if bucket == "hour" else 1000 * 86400
+    if end - start > max_span:
+        raise bottle.HTTPError(
+            400, f"from: range too long for bucket={bucket} (max {max_span // 86400} days)"
+        )
+    store = need_store(deps.store)
+    return {
+        "from": iso_utc(start),
+        "to": iso_utc(end),
+        "bucket": bucket,
+        "tz_offset_s": tz,
+        "summary": store.summary(start, end),
+        "buckets": list(store.buckets(start, end, bucket, tz_offset_s=tz)),
+    }
