@@ -8,6 +8,7 @@ roll-ups for their whole slots and the ``sessions`` rows only at their two ragge
 from __future__ import annotations
 
 import csv
+import io
 import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
@@ -32,6 +33,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "dominant",
     *EMOTIONS,
 )
+
+#: what makes a spreadsheet program read a cell as a formula ("CSV injection")
+FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 
 #: up to this many sessions in a range the median dwell is exact; above it comes from the daily
 #: histograms (within a few percent) so that a year's summary stays fast on a Pi
@@ -189,12 +193,46 @@ def buckets(conn: Connection, start: float, end: float, size: int, tz: int) -> l
 
 
 # ---- export --------------------------------------------------------------------------------
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell that spreadsheets show as text and never evaluate: text that
+    starts like a formula gets a single quote in front (OWASP's rule), e.g. an artwork named
+    ``=HYPERLINK(…)`` is exported as ``'=HYPERLINK(…)``."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+class _CsvRows:
+    r"""Rows of :func:`csv_cell` cells, ``\n`` after each, to ``fp``.
+
+    Python before 3.12 quotes a cell with a CR only when CR is part of the line terminator: a
+    bare CR would end the row in a spreadsheet (and could start the next one with a formula).
+    Such rare rows are written with ``\r\n`` (so quoted) and then given the usual ``\n``."""
+
+    def __init__(self, fp: TextIO):
+        self._fp = fp
+        self._plain = csv.writer(fp, lineterminator="\n")
+        self._buf = io.StringIO()
+        self._quoting_cr = csv.writer(self._buf, lineterminator="\r\n")
+
+    def write(self, cells: Iterable[Any]) -> None:
+        row = [csv_cell(c) for c in cells]
+        if not any(isinstance(c, str) and "\r" in c for c in row):
+            self._plain.writerow(row)
+            return
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._quoting_cr.writerow(row)
+        self._fp.write(self._buf.getvalue()[:-2] + "\n")
+
+
 def export_csv(conn: Connection, fp: TextIO, start: float, end: float) -> int:
     """The closed sessions in the range as CSV, oldest first, header first; returns how many.
 
-    Streams in chunks, so memory stays flat for any size."""
-    w = csv.writer(fp, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    Streams in chunks, so memory stays flat for any size. Every cell goes through
+    :func:`csv_cell` (artwork and device names come from staff input)."""
+    out = _CsvRows(fp)
+    out.write(CSV_COLUMNS)
     cur = conn.execute(
         "SELECT session_id, device_id, artwork, started_at, ended_at, dwell_s, frames, "
         f"dominant, {', '.join(FRACTION_COLUMNS)} {_CLOSED_IN_RANGE} ORDER BY ended_at, id",
@@ -206,7 +244,7 @@ def export_csv(conn: Connection, fp: TextIO, start: float, end: float) -> int:
         if not rows:
             return n
         for r in rows:
-            w.writerow(
+            out.write(
                 (
                     r[0],
                     r[1],

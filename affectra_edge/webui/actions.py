@@ -64,6 +64,8 @@ def payload() -> dict[str, Any]:
             doc = json.loads(raw or b"{}")
         except (ValueError, UnicodeDecodeError):
             raise bottle.HTTPError(400, "Body is not valid JSON") from None
+        except RecursionError:  # "[[[[…": deeper than the parser's recursion limit
+            raise bottle.HTTPError(400, "Body is not valid JSON: nested too deeply") from None
         if not isinstance(doc, dict):
             raise bottle.HTTPError(400, "Body must be a JSON object")
         return doc

@@ -8,7 +8,7 @@ import threading
 
 import bottle
 
-from affectra_edge.webui.auth import LoginThrottle, SessionTable, tokens_match
+from affectra_edge.webui.auth import LoginThrottle, SessionsFull, SessionTable, tokens_match
 from affectra_edge.webui.policy import SESSION_COOKIE, page_paths, safe_next
 from affectra_edge.webui.users import MAX_PASSWORD, UserStore
 from affectra_edge.webui.view import View
@@ -66,28 +66,37 @@ def register(
     def login():
         req = bottle.request
         client = req.environ.get("REMOTE_ADDR", "?")  # never X-Forwarded-For: spoofable
-        wait = throttle.retry_after(client)
+        # Reserved before the (slow) password check, so parallel attempts cannot all slip
+        # in before the first failure is counted.
+        wait = throttle.begin(client)
         if wait > 0:
             return throttled(wait)
-        form = req.forms
-        if not tokens_match(req.get_cookie(LOGIN_COOKIE), form.get("csrf_token")):
-            return login_page("The login form expired; please try again.", 403)
-        username = form.getunicode("username", default="") or ""
-        password = form.getunicode("password", default="") or ""
-        if not username or not password or len(username) > 64 or len(password) > MAX_PASSWORD:
-            return login_page("Enter your user name and password.", 400, username[:64])
-        user = None
-        if users is not None:
-            with kdf:
-                user = users.authenticate(username, password)
+        ok: bool | None = None  # None: no password was checked, the attempt is given back
+        try:
+            form = req.forms
+            if not tokens_match(req.get_cookie(LOGIN_COOKIE), form.get("csrf_token")):
+                return login_page("The login form expired; please try again.", 403)
+            username = form.getunicode("username", default="") or ""
+            password = form.getunicode("password", default="") or ""
+            if not username or not password or len(username) > 64 or len(password) > MAX_PASSWORD:
+                return login_page("Enter your user name and password.", 400, username[:64])
+            user = None
+            if users is not None:
+                with kdf:
+                    user = users.authenticate(username, password)
+            ok = user is not None
+        finally:
+            wait = throttle.end(client, ok)
         if user is None:
-            wait = throttle.failure(client)
             logger.warning("failed web login for %r from %s", username[:64], client)
             if wait > 0:
                 return throttled(wait)
             return login_page("Wrong user name or password.", 401, username[:64])
-        throttle.success(client)
-        s = sessions.create(user.name, user.role)
+        try:
+            s = sessions.create(user.name, user.role, user.stamp)
+        except SessionsFull:
+            logger.warning("web login of %s refused: %d sessions open", user.name, len(sessions))
+            return login_page("Too many people are logged in; try again later.", 503)
         set_cookie(SESSION_COOKIE, s.token, int(sessions.ttl_s))
         bottle.response.delete_cookie(LOGIN_COOKIE, path="/login")
         logger.info("web login: %s (%s) from %s", user.name, user.role, client)

@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +45,15 @@ class UserStoreError(AffectraError):
 class User:
     name: str
     role: Role
+    #: :meth:`UserStore.stamp` of the record this was read from ("" when not read from a file)
+    stamp: str = field(default="", compare=False, repr=False)
+
+
+def _stamp(rec: dict[str, str]) -> str:
+    """What a login session remembers of its user's record: it changes with the role and
+    with every new password (a new salt each time), and tells nothing about the hash."""
+    digest = hashlib.sha256(f"{rec['role']}\0{rec['hash']}".encode())
+    return digest.hexdigest()[:32]
 
 
 def _b64(b: bytes) -> str:
@@ -105,7 +114,11 @@ class UserStore:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._users: dict[str, dict[str, str]] = {}
-        self._mtime: float | None = None
+        # what the file looked like when it was last read: a change of any of these means
+        # another process (``set-password``) replaced it
+        self._seen: tuple[int, int, int] | None = None
+        # the same for a file that was refused, and why: not parsed (nor logged) again
+        self._refused: tuple[tuple[int, int, int], str] | None = None
         self._load()
 
     # ---- file ------------------------------------------------------------------------------
@@ -113,12 +126,15 @@ class UserStore:
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            self._users, self._mtime = {}, None
+            self._users, self._seen = {}, None
             return
         except OSError as exc:
             raise UserStoreError(f"{self.path}: cannot read users file: {exc}") from None
-        if self._mtime == st.st_mtime:
+        seen = (st.st_mtime_ns, st.st_ino, st.st_size)
+        if self._seen == seen:
             return
+        if self._refused is not None and self._refused[0] == seen:
+            raise UserStoreError(self._refused[1])
         try:
             doc = json.loads(self.path.read_text(encoding="utf-8"))
             users = doc["users"]
@@ -129,23 +145,27 @@ class UserStore:
                 if rec.get("role") not in ROLES or not isinstance(rec.get("hash"), str):
                     raise ValueError(f"bad record for {name!r}")
         except (OSError, ValueError, KeyError, TypeError, AttributeError, UserStoreError) as exc:
-            raise UserStoreError(f"{self.path}: not a valid users file: {exc}") from None
-        self._users, self._mtime = users, st.st_mtime
+            self._refused = (seen, f"{self.path}: not a valid users file: {exc}")
+            raise UserStoreError(self._refused[1]) from None
+        self._users, self._seen = users, seen
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"version": 1, "users": self._users}
         text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
         write_private_file(self.path, text.encode("utf-8"), mode=0o600)
-        self._mtime = self.path.stat().st_mtime
+        st = self.path.stat()
+        self._seen = (st.st_mtime_ns, st.st_ino, st.st_size)
 
     def reload(self) -> None:
         """Pick up changes made by ``affectra-edge set-password`` while the daemon runs."""
         with self._lock:
+            refused = self._refused
             try:
                 self._load()
             except UserStoreError:
-                logger.exception("keeping the previous user list")
+                if self._refused is not refused:  # once per bad version of the file
+                    logger.exception("keeping the previous user list")
 
     # ---- users -----------------------------------------------------------------------------
     def set_password(self, name: str, password: str, role: Role | None = None) -> User:
@@ -174,7 +194,15 @@ class UserStore:
     def get(self, name: str) -> User | None:
         self.reload()
         rec = self._users.get(name)
-        return User(name, rec["role"]) if rec else None  # type: ignore[arg-type]
+        return User(name, rec["role"], _stamp(rec)) if rec else None  # type: ignore[arg-type]
+
+    def stamp(self, name: str) -> str | None:
+        """A fingerprint of the user's record as the file says now (None: no such user).
+        Login sessions compare it on every request, so deleting a user, changing their role
+        or setting a new password ends their logins, even when another process did it."""
+        self.reload()
+        rec = self._users.get(name)
+        return _stamp(rec) if rec else None
 
     def list(self) -> list[User]:
         self.reload()
@@ -191,7 +219,7 @@ class UserStore:
         ok = verify_password(password, rec["hash"] if rec else _DUMMY_HASH)
         if rec is None or not ok:
             return None
-        return User(name, rec["role"])  # type: ignore[arg-type]
+        return User(name, rec["role"], _stamp(rec))  # type: ignore[arg-type]
 
 
 def ensure_demo_admin(users: UserStore) -> str:

@@ -4,7 +4,8 @@
 Security model, in one place:
 
 - every route needs a login unless it is registered with ``public=True`` (only ``/healthz``,
-  ``/login`` and the static assets are); ``role="admin"`` routes refuse viewers; every
+  ``/login`` and the static assets are), and a login ends as soon as its user is deleted or
+  their role or password changes; ``role="admin"`` routes refuse viewers; every
   state-changing request carries the session's CSRF token and comes from this site — all
   enforced by :class:`~affectra_edge.webui.policy.RoutePolicy` from the route's options;
 - request bodies are bounded (``max_body=``) before they are read, and never spooled to disk;
@@ -15,13 +16,15 @@ Security model, in one place:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import bottle
 
 from affectra_edge.config import WebConfig
 from affectra_edge.secrets import read_secret
 from affectra_edge.webui import routes_api, routes_login, routes_pages, routes_streams
 from affectra_edge.webui.actions import Uploads
-from affectra_edge.webui.auth import SessionTable
+from affectra_edge.webui.auth import LoginSession, SessionTable
 from affectra_edge.webui.deps import WebDeps
 from affectra_edge.webui.policy import RoutePolicy, limit_bodies
 from affectra_edge.webui.users import UserStore
@@ -32,7 +35,12 @@ def create_app(deps: WebDeps, users: UserStore | None, cfg: WebConfig) -> bottle
     """The web application (an explicit Bottle instance, never the default one); serve it
     with :class:`~affectra_edge.webui.server.WebServer` and the same ``cfg``."""
     app = bottle.Bottle()
-    sessions = SessionTable(cfg.session_ttl_s)
+    # A login lasts while its user's record is unchanged: re-checked on every request, since
+    # ``set-password`` (another process) may delete or demote the user at any time.
+    sessions = SessionTable(
+        cfg.session_ttl_s,
+        still_valid=None if users is None else _same_record(users),
+    )
     # Prometheus cannot log in through a form: /metrics also takes a bearer token, read
     # from the systemd credential "metrics-token" or [web] metrics_token_file.
     app.install(RoutePolicy(sessions, read_secret("metrics-token", cfg.metrics_token_file) or None))
@@ -46,6 +54,11 @@ def create_app(deps: WebDeps, users: UserStore | None, cfg: WebConfig) -> bottle
     routes_api.register(app, deps, uploads=uploads)
     routes_streams.register(app, deps, sessions, threads=cfg.threads)
     return app
+
+
+def _same_record(users: UserStore) -> Callable[[LoginSession], bool]:
+    """Is the session's user still in the users file, exactly as at login?"""
+    return lambda s: users.stamp(s.user) == s.stamp
 
 
 __all__ = ["WebDeps", "create_app"]

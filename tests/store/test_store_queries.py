@@ -168,6 +168,37 @@ def test_csv_export_round_trips(loaded, dataset):
     assert loaded.export_csv(full) == len(dataset)
 
 
+FORMULAS = ['=HYPERLINK("http://evil/","x")', "+1+1", "-2+3", "@SUM(A1:A9)", "\tx", "\rx"]
+
+
+def test_csv_export_prefixes_cells_that_start_like_formulas(open_):
+    """OWASP's rule against CSV injection: a cell that starts with = + - @ TAB CR gets a
+    leading single quote; everything else is exported as it is."""
+    store = open_()
+    names = [*FORMULAS, "Mona Lisa", "a=b", "'quoted", "", "x\r=1+1"]
+    rows = [session(f"s{i}", T0 + 60 * i, 5.0, artwork=a) for i, a in enumerate(names)]
+    rows.append(session("dev", T0 + 3600, 5.0, device="=cmd|' /C calc'!A0", artwork="x"))
+    assert store.import_sessions(rows) == len(rows)
+    buf = io.StringIO()
+    assert store.export_csv(buf) == len(rows)
+    got = {r["session_id"]: r for r in csv.DictReader(io.StringIO(buf.getvalue()))}
+    for i, name in enumerate(FORMULAS):
+        assert got[f"s{i}"]["artwork"] == "'" + name
+    assert [got[f"s{i}"]["artwork"] for i in range(len(FORMULAS), len(names))] == [
+        "Mona Lisa",
+        "a=b",
+        "'quoted",
+        "",
+        "x\r=1+1",
+    ]
+    # a cell with a CR is quoted, so the CR cannot end the row (and start one with "=")
+    text = buf.getvalue()
+    assert ',"\'\rx",' in text and ',"x\r=1+1",' in text
+    assert got["dev"]["device_id"] == "'=cmd|' /C calc'!A0"
+    assert got["s0"]["device_id"] == DEVICE and got["s0"]["duration_s"] == "5.000"
+    assert got["s0"]["dominant"] == "happy" and got["s0"]["frames"] == "25"
+
+
 def test_retention_deletes_exactly_the_old_and_the_excess(open_, storage):
     now = T0 + 100 * DAY
     old = [session(f"old{i}", now - 40 * DAY + i * 60, 20.0) for i in range(30)]

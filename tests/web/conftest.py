@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -55,6 +57,29 @@ def login(base: str, user: str, password: str, **kw) -> requests.Session:
     assert r.status_code == 303, (r.status_code, r.text[:300])
     s.headers["X-CSRF-Token"] = csrf_of(s, base, **kw)
     return s
+
+
+def login_form(base: str) -> tuple[requests.Session, str]:
+    """A browser that opened the login form, and the form's token."""
+    s = requests.Session()
+    page = s.get(base + "/login", timeout=60).text
+    return s, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@contextmanager
+def serve(web: Web, users, deps=None) -> Iterator[str]:
+    """A second app and server on the shared appliance, with its own users, sessions and
+    login throttle (and ``deps``, when given); yields its base URL."""
+    from affectra_edge.webui import WebServer, create_app
+
+    cfg = replace(web.appliance.config.web, port=0, users_file=str(users.path))
+    app = create_app(deps or web.appliance.web_deps(), users=users, cfg=cfg)
+    server = WebServer(app, cfg, users=users)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -18,7 +21,7 @@ import requests
 from affectra_edge.webui.openapi import API_PATHS
 from affectra_edge.webui.users import UserStore, UserStoreError, ensure_demo_admin
 from tests.support import run_cli, wait_for
-from tests.web.conftest import REPO
+from tests.web.conftest import REPO, login, serve
 
 
 def _frames(resp: requests.Response, n: int) -> list[np.ndarray]:
@@ -85,6 +88,34 @@ def test_visitors_are_counted_and_exported(web, admin):
     assert "No visitors" not in svg.text
     page = admin.get(web.url + "/").text
     assert sessions[0]["dominant"] in page
+
+
+def test_csv_download_defuses_formula_artwork(web, tmp_path):
+    """An artwork name that a spreadsheet would run is downloaded as text (a leading ')."""
+    from affectra_edge.config import StorageConfig
+    from affectra_edge.store import open_store
+    from affectra_edge.types import Emotions, ViewerSession
+
+    store = open_store(
+        StorageConfig(path=str(tmp_path / "a.db"), key_file=str(tmp_path / "db.key")),
+        device_id="web-test",
+    )
+    try:
+        formula = '=HYPERLINK("http://evil/","x")'
+        probs = Emotions((0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0))
+        store.import_sessions(
+            [ViewerSession("evil-1", 1, 1000.0, 1005.0, 9, probs, artwork=formula)]
+        )
+        users = UserStore(tmp_path / "users.json")
+        users.set_password("admin", "admin-password", role="admin")
+        with serve(web, users, deps=replace(web.appliance.web_deps(), store=store)) as base:
+            r = login(base, "admin", "admin-password").get(base + "/api/export.csv")
+        assert r.status_code == 200, r.text[:200]
+        assert '"\'=HYPERLINK(""http://evil/"",""x"")"' in r.text
+        (row,) = csv.DictReader(io.StringIO(r.text))
+        assert row["session_id"] == "evil-1" and row["artwork"] == "'" + formula
+    finally:
+        store.close()
 
 
 def test_events_stream_sends_live_figures(web, viewer):

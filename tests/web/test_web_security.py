@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from affectra_edge.webui import UserStore, WebServer, create_app
-from tests.web.conftest import login
+from affectra_edge.fsutil import write_private_file
+from affectra_edge.webui import UserStore, WebServer, auth, create_app, routes_login
+from tests.web.conftest import login, login_form, serve
 
 PUBLIC = {"/healthz", "/login", "/static/<path:path>"}
 SECURITY_HEADERS = {
@@ -292,6 +297,152 @@ def test_login_is_throttled_per_client(web):
 
 
 SESSION_COOKIE = "affectra_session"
+
+
+class _CountingUsers(UserStore):
+    """The real user store, counting the passwords it checks."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.checked = 0
+        self._count = threading.Lock()
+
+    def authenticate(self, name, password):
+        with self._count:
+            self.checked += 1
+        return super().authenticate(name, password)
+
+
+def test_parallel_logins_cannot_outrun_the_throttle(web, tmp_path, monkeypatch):
+    # a clock that stands still: a lockout never runs out during the test, however slowly
+    # this machine runs it
+    frozen = functools.partial(auth.LoginThrottle, clock=lambda: 1000.0)
+    monkeypatch.setattr(routes_login, "LoginThrottle", frozen)
+    users = _CountingUsers(tmp_path / "users.json")
+    users.set_password("admin", "right-password-1", role="admin")
+    n = 16
+
+    def burst(base: str, password: str) -> list[int]:
+        forms = [login_form(base) for _ in range(n)]
+        barrier = threading.Barrier(n)
+
+        def attempt(i: int) -> int:
+            s, token = forms[i]
+            barrier.wait(timeout=60)
+            data = {"username": "admin", "password": password, "csrf_token": token}
+            r = s.post(base + "/login", data=data, allow_redirects=False, timeout=300)
+            return r.status_code
+
+        with ThreadPoolExecutor(n) as pool:
+            return sorted(pool.map(attempt, range(n)))
+
+    with serve(web, users) as base:
+        # many right passwords at once (a room of dashboards logging in): all get in
+        assert burst(base, "right-password-1") == [303] * n
+        assert users.checked == n
+        # 16 wrong ones released together: only the 5 free attempts are checked, as if sent
+        # one after the other (4 × 401, the 5th starts the lockout), the rest wait and are
+        # refused
+        users.checked = 0
+        assert burst(base, "wrong-password") == [401] * 4 + [429] * 12
+        assert users.checked == 5
+        # the right password after the limit is refused without being checked
+        s, token = login_form(base)
+        data = {"username": "admin", "password": "right-password-1", "csrf_token": token}
+        r = s.post(base + "/login", data=data, allow_redirects=False, timeout=60)
+        assert r.status_code == 429 and SESSION_COOKIE not in r.cookies
+        assert users.checked == 5
+
+
+def _rewrite_users(path, change) -> None:
+    """Change the users file the way another process would (atomic replace)."""
+    doc = json.loads(path.read_text())
+    change(doc["users"])
+    write_private_file(path, json.dumps(doc).encode())
+
+
+def test_deleted_demoted_or_new_password_users_lose_their_logins(web, tmp_path):
+    users = UserStore(tmp_path / "users.json")
+    users.set_password("tempadmin", "temp-password-1", role="admin")
+    users.set_password("keeper", "keeper-password-1", role="admin")
+    with serve(web, users) as base:
+        temp = login(base, "tempadmin", "temp-password-1")
+        keeper = login(base, "keeper", "keeper-password-1")
+        assert temp.get(base + "/api/export.csv").status_code == 200
+        # demoted by another process: the role changes, the password hash stays
+        _rewrite_users(users.path, lambda u: u["tempadmin"].update(role="viewer"))
+        assert temp.get(base + "/api/export.csv").status_code == 401
+        assert temp.get(base + "/api/status").status_code == 401
+        # logged in again, as what the file says now
+        temp = login(base, "tempadmin", "temp-password-1")
+        assert temp.get(base + "/api/status").json()["user"] == {
+            "name": "tempadmin",
+            "role": "viewer",
+        }
+        assert temp.get(base + "/api/export.csv").status_code == 403
+        # deleted (``set-password --delete`` in another process): every page refuses at once
+        UserStore(users.path).delete("tempadmin")
+        assert temp.get(base + "/api/status").status_code == 401
+        r = temp.get(base + "/", allow_redirects=False)
+        assert r.status_code == 303 and urlsplit(r.headers["Location"]).path == "/login"
+        # nobody else was touched
+        assert keeper.get(base + "/api/export.csv").status_code == 200
+        # a new password ends the logins made with the old one
+        UserStore(users.path).set_password("keeper", "keeper-password-2")
+        assert keeper.get(base + "/api/status").status_code == 401
+        keeper = login(base, "keeper", "keeper-password-2")
+        assert keeper.get(base + "/api/status").json()["user"]["role"] == "admin"
+
+
+def test_session_table_caps_logins_per_user_and_never_evicts_others():
+    table = auth.SessionTable(3600)
+    admin = table.create("admin", "admin")
+    viewer = [table.create("viewer1", "viewer") for _ in range(auth.MAX_SESSIONS + 1)]
+    assert table.get(admin.token) == admin
+    alive = [s for s in viewer if table.get(s.token) is not None]
+    assert alive == viewer[-auth.MAX_SESSIONS_PER_USER :]  # only their own oldest went
+    assert len(table) == 1 + auth.MAX_SESSIONS_PER_USER
+
+
+def test_one_user_logging_in_again_and_again_logs_nobody_else_out(web, tmp_path, monkeypatch):
+    # small numbers, so that a few logins (each one scrypt) fill the tables
+    monkeypatch.setattr(auth, "MAX_SESSIONS_PER_USER", 3, raising=False)
+    monkeypatch.setattr(auth, "MAX_SESSIONS", 5)
+    users = UserStore(tmp_path / "users.json")
+    for name, role in (("admin", "admin"), ("viewer1", "viewer"), ("curator", "viewer")):
+        users.set_password(name, f"{name}-password", role=role)
+    with serve(web, users) as base:
+        admin = login(base, "admin", "admin-password")
+        viewers = [login(base, "viewer1", "viewer1-password") for _ in range(4)]
+        assert admin.get(base + "/api/status").status_code == 200
+        codes = [v.get(base + "/api/status").status_code for v in viewers]
+        assert codes == [401, 200, 200, 200]  # the cap ended viewer1's own oldest login
+        login(base, "curator", "curator-password")  # the fifth session: the table is full
+        s, token = login_form(base)
+        data = {"username": "curator", "password": "curator-password", "csrf_token": token}
+        r = s.post(base + "/login", data=data, allow_redirects=False, timeout=60)
+        assert r.status_code == 503 and SESSION_COOKIE not in r.cookies
+        assert admin.get(base + "/api/status").status_code == 200
+        assert [v.get(base + "/api/status").status_code for v in viewers[1:]] == [200] * 3
+
+
+def test_deeply_nested_json_is_a_clean_400(web, admin):
+    before = web.appliance.settings.current()
+    deep = "[" * 30000 + "]" * 30000
+    for path, body in [
+        ("/api/settings", deep),
+        ("/api/settings", '{"artwork": ' + deep + "}"),
+        ("/api/cameras", deep),
+        ("/api/clear", '{"confirm": ' + deep + "}"),
+    ]:
+        r = admin.post(web.url + path, data=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (path, r.status_code, r.text[:200])
+        assert r.json() == {"error": "Body is not valid JSON: nested too deeply", "status": 400}
+        assert_secure_headers(r)
+    # the HTML form behind the settings page says so too
+    r = admin.post(web.url + "/settings", data=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "nested too deeply" in r.text
+    assert web.appliance.settings.current() == before
 
 
 def test_session_cookie_flags_and_logout(web):
