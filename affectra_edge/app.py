@@ -153,14 +153,17 @@ class Appliance:
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        """Web port, camera, pipeline, then MQTT: the store is open and the models are loaded
+        (``from_config``) and the port is bound before the device announces itself ``online``,
+        so a port clash publishes nothing."""
         self._stop.clear()
+        if self.web is not None:
+            self.web.start()
         self.capture.start()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._thread.start()
         if self.publisher is not None:
             self.publisher.start()
-        if self.web is not None:
-            self.web.start()
 
     def stop(self, timeout: float = 5.0, *, drain_outbox_s: float = 0.0) -> None:
         """Stop capture and pipeline, close open sessions, flush the store, say goodbye.

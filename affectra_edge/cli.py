@@ -59,11 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except AffectraError as exc:
-        print(f"affectra-edge: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # several problems: one line each
+            print(f"affectra-edge: error: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        return EXIT_FAILURE
+    except OSError as exc:
+        # The operating system refused something no command turned into its own message (a
+        # read-only file system, a permission): one line naming the file, not a traceback.
+        logger.debug("unhandled OSError", exc_info=True)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"affectra-edge: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILURE
 
 

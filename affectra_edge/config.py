@@ -43,8 +43,14 @@ class ConfigError(AffectraError):
         super().__init__(f"{where}: {problem}" if key else f"{self.path}: {problem}")
 
 
-def _opt(minimum: float | None = None, maximum: float | None = None, pattern: str | None = None):
-    return {"min": minimum, "max": maximum, "pattern": pattern}
+def _opt(
+    minimum: float | None = None,
+    maximum: float | None = None,
+    pattern: str | None = None,
+    allowed: str | None = None,
+):
+    """Field metadata: range, pattern and ``allowed``, the pattern in words for error messages."""
+    return {"min": minimum, "max": maximum, "pattern": pattern, "allowed": allowed}
 
 
 def _default_device_id() -> str:
@@ -57,7 +63,10 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    id: str = field(default_factory=_default_device_id, metadata=_opt(pattern=ID_PATTERN))
+    id: str = field(
+        default_factory=_default_device_id,
+        metadata=_opt(pattern=ID_PATTERN, allowed="1–64 letters, digits, - and _"),
+    )
     name: str = field(default="Affectra Edge", metadata=_opt(pattern=r"^.{1,100}$"))
     artwork: str = field(default="", metadata=_opt(pattern=r"^.{0,200}$"))
 
@@ -259,13 +268,36 @@ def _coerce(value: Any, tp: Any, where: str, path: str | None, meta: dict) -> An
             raise ConfigError(path, where, f"must be a string, not {value!r}")
         pattern = meta.get("pattern")
         if pattern and not re.fullmatch(pattern, value):
-            raise ConfigError(path, where, f"{value!r} does not match {pattern}")
+            raise ConfigError(path, where, _pattern_problem(value, pattern, meta.get("allowed")))
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and value < lo:
         raise ConfigError(path, where, f"must be ≥ {lo}, not {value!r}")
     if hi is not None and value > hi:
         raise ConfigError(path, where, f"must be ≤ {hi}, not {value!r}")
     return value
+
+
+def length_limits(pattern: str) -> tuple[int, int] | None:
+    """``(min, max)`` characters when ``pattern`` is only a length limit (``^.{m,n}$``)."""
+    m = re.fullmatch(r"\^\.\{(\d+),(\d+)\}\$", pattern)
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def _pattern_problem(value: str, pattern: str, allowed: str | None) -> str:
+    """What is wrong with ``value``, in words rather than as a regular expression."""
+    if allowed:
+        return f"must be {allowed}, not {value!r}"
+    limits = length_limits(pattern)
+    if limits:
+        return f"must be {limits[0]}–{limits[1]} characters long (it is {len(value)})"
+    return f"{value!r} does not match {pattern}"
+
+
+#: keys people put in the TOML that belong elsewhere: the hint their error gives
+MISPLACED_KEYS = {
+    "mqtt.password": "passwords never go in the TOML: use password_file or the mqtt-password "
+    "credential",
+}
 
 
 def build_section(cls: type, data: dict[str, Any], name: str, path: str | None = None):
@@ -277,8 +309,11 @@ def build_section(cls: type, data: dict[str, Any], name: str, path: str | None =
     kwargs = {}
     for key, value in data.items():
         if key not in fields:
+            where = f"{name}.{key}"
+            if where in MISPLACED_KEYS:
+                raise ConfigError(path, where, f"unknown key: {MISPLACED_KEYS[where]}")
             known = ", ".join(sorted(fields))
-            raise ConfigError(path, f"{name}.{key}", f"unknown key (known keys: {known})")
+            raise ConfigError(path, where, f"unknown key (known keys: {known})")
         kwargs[key] = _coerce(value, hints[key], f"{name}.{key}", path, dict(fields[key].metadata))
     return cls(**kwargs)
 
@@ -300,8 +335,7 @@ class FieldSpec:
     @property
     def length(self) -> tuple[int, int] | None:
         """``(min, max)`` characters when the pattern is only a length limit (``^.{m,n}$``)."""
-        m = re.fullmatch(r"\^\.\{(\d+),(\d+)\}\$", self.pattern or "")
-        return (int(m[1]), int(m[2])) if m else None
+        return length_limits(self.pattern or "")
 
 
 def _field(section: str, name: str) -> tuple[Any, dataclasses.Field]:

@@ -16,6 +16,12 @@ class AffectraError(Exception):
     exit_code = EXIT_FAILURE
 
 
+class UsageError(AffectraError):
+    """A command was given arguments it cannot use (a bad option value, a missing --yes)."""
+
+    exit_code = EXIT_USAGE
+
+
 class ModelError(AffectraError):
     """A model file is missing or does not match its pinned checksum."""
 

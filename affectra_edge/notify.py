@@ -163,7 +163,9 @@ def describe(progress: Mapping[str, Any]) -> str:
         f"MQTT {progress.get('mqtt') or 'disabled'}",
     ]
     if state in ("error", "lost") and progress.get("error"):
-        parts[0] = f"camera {state}: {progress['error']}"
+        # lost: unplugged or down, tried again with backoff; error: cannot work as configured
+        retrying = ", retrying" if state == "lost" else ""
+        parts[0] = f"camera {state}{retrying}: {progress['error']}"
     return ", ".join(parts)
 
 

@@ -247,7 +247,9 @@ fi
 if [ "$DRY" -eq 0 ] && [ ! -x "$AE" ] && [ -n "$ROOT" ]; then
     say "no affectra-edge executable in the scratch root; set AFFECTRA_EDGE to check the config"
 else
-    run "$AE" check-config "$(R $ETC/config.toml)"
+    # The schema only: the unit's ExecStartPre checks the files it names (certificates, the
+    # key, which only the service gets as a credential) when it starts.
+    run "$AE" check-config "$(R $ETC/config.toml)" --schema-only
 fi
 
 # ---- 8. the admin user for the web UI ---------------------------------------------------

@@ -21,8 +21,16 @@ def serve(
     duration: float | None = None,
     on_started: Callable[[Appliance], None] | None = None,
 ) -> int:
-    """Run ``app`` until SIGTERM/SIGINT, ``duration`` seconds, or the end of a file source."""
+    """Run ``app`` until SIGTERM/SIGINT, ``duration`` seconds, or the end of a file source.
+
+    A camera that can never work as configured (:class:`SourceUnavailable` before its first
+    frame: a corrupt video, a path that is not a camera) stops the appliance cleanly — store
+    flushed, MQTT ``offline`` — and raises, so the daemon exits 5 instead of waiting for a
+    watchdog kill. A camera that is unplugged or down is retried and never ends the run."""
+    from affectra_edge.ports import SourceUnavailable
+
     stop = threading.Event()
+    unusable: SourceUnavailable | None = None
 
     def _signal(signum, _frame):
         logger.info("received %s, shutting down", signal.Signals(signum).name)
@@ -47,6 +55,11 @@ def serve(
             if app.wait(0):  # the pipeline ended: a file without loop = true
                 logger.info("source finished")
                 break
+            if app.capture.unusable:
+                camera = app.capture.camera.type
+                unusable = SourceUnavailable(f"camera {camera}: {app.capture.unusable}")
+                logger.info("stopping: the camera cannot work as configured (nor after a restart)")
+                break
             stop.wait(0.2)
     finally:
         supervision.stopping()
@@ -54,4 +67,6 @@ def serve(
         app.stop()
         for s, h in previous.items():
             signal.signal(s, h)
+    if unusable is not None:
+        raise unusable
     return 0

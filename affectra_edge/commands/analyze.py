@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from affectra_edge.commands import add_config_argument, load
 
@@ -21,6 +22,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _why_unreadable(path: Path) -> str:
+    """Why ``path`` gave no image, in the words of the ``error`` field."""
+    if path.is_dir():
+        return "is a directory (give the image files, e.g. folder/*.jpg)"
+    if not path.exists():
+        return "no such file"
+    return "not a readable image"
+
+
 def run(args: argparse.Namespace) -> int:
     from affectra_edge.analysis import faces_json
     from affectra_edge.pipeline import build_pipeline
@@ -34,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         image = read_image(path)
         if image is None:
             failures += 1
-            print(json.dumps({"file": path, "error": "not a readable image"}), flush=True)
+            print(json.dumps({"file": path, "error": _why_unreadable(Path(path))}), flush=True)
             continue
         if args.whole_image:
             h, w = image.shape[:2]

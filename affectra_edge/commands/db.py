@@ -7,7 +7,7 @@ import json
 import sys
 
 from affectra_edge.commands import add_config_argument, load
-from affectra_edge.errors import AffectraError, StoreError
+from affectra_edge.errors import StoreError, UsageError
 
 NAME = "db"
 HELP = "check the session database, clear it or apply retention now"
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             raise StoreError(f"{doc['path']}: integrity check failed")
         return 0
     if args.action == "clear" and not args.yes:
-        raise AffectraError("db clear deletes every session: add --yes to confirm")
+        raise UsageError("db clear deletes every session: add --yes to confirm")
     store = open_store(
         cfg.storage,
         device_id=cfg.device.id,

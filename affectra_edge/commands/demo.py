@@ -30,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from affectra_edge.app import Appliance
     from affectra_edge.commands._runtime import serve
+    from affectra_edge.preflight import require_runnable
 
     cfg = load(args)
     cfg = replace(cfg, camera=replace(cfg.camera, type="demo"))
@@ -52,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if "web" not in cfg.present or not Path(cfg.web.users_file).exists():
         users_file = Path(tmp.name) / "users.json"
-    cfg = replace(cfg, web=web)
     with_web = not args.no_web and cfg.web.enabled
+    cfg = replace(cfg, web=replace(web, enabled=with_web))
+    require_runnable(cfg)  # the TLS pair, the store's directory and key: as `run` would
     app = Appliance.from_config(cfg, with_web=with_web, users_file=users_file)
 
     app.add_session_listener(session_printer(args.json))

@@ -53,16 +53,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
-    from affectra_edge.errors import AffectraError
+    from affectra_edge.errors import UsageError
 
     if not text:
         return None
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise AffectraError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480") from None
+        raise UsageError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480") from None
     if not (16 <= w <= 4096 and 16 <= h <= 4096):
-        raise AffectraError(f"--size {text!r}: width and height must be 16..4096")
+        raise UsageError(f"--size {text!r}: width and height must be 16..4096")
     return w, h
 
 
@@ -70,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from affectra_edge.errors import AffectraError
+    from affectra_edge.errors import AffectraError, UsageError
     from affectra_edge.esp32_sim import Esp32Simulator, SimOptions
 
     if not 1 <= args.quality <= 100:
-        raise AffectraError(f"--quality {args.quality}: must be 1..100")
+        raise UsageError(f"--quality {args.quality}: must be 1..100")
     if args.fps is not None and args.fps < 0:
-        raise AffectraError(f"--fps {args.fps}: must be ≥ 0")
+        raise UsageError(f"--fps {args.fps}: must be ≥ 0")
     options = SimOptions(
         chunked=args.chunked,
         timestamps=args.timestamps,

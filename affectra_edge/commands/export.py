@@ -1,4 +1,4 @@
-"""``affectra-edge export --csv``: sessions as CSV (stdout or a file), streaming.
+"""``affectra-edge export [--csv]``: sessions as CSV (stdout or a file), streaming.
 
 Opens the database read-only: safe while the daemon runs, and it never creates a key or a
 database when pointed at the wrong place."""
@@ -11,14 +11,14 @@ import sys
 from pathlib import Path
 
 from affectra_edge.commands import add_config_argument, load
-from affectra_edge.errors import AffectraError
+from affectra_edge.errors import AffectraError, UsageError
 
 NAME = "export"
 HELP = "export viewer sessions (CSV, ISO-8601 UTC times)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--csv", action="store_true", required=True, help="CSV (the only format)")
+    p.add_argument("--csv", action="store_true", help="CSV (the only format, and the default)")
     p.add_argument("--from", dest="start", metavar="ISO", help="sessions that ended at or after")
     p.add_argument("--to", dest="end", metavar="ISO", help="sessions that ended before")
     add_config_argument(p)
@@ -33,7 +33,7 @@ def _time(text: str | None, option: str) -> float | None:
     try:
         return parse_iso_utc(text)
     except ValueError:
-        raise AffectraError(
+        raise UsageError(
             f"{option}: {text!r} is not an ISO-8601 time (e.g. 2025-06-01 or 2025-06-01T09:00:00Z)"
         ) from None
 

@@ -27,11 +27,14 @@ def run(args: argparse.Namespace) -> int:
     from affectra_edge.commands._runtime import serve
     from affectra_edge.config import load_config
     from affectra_edge.logs import configure, set_context
+    from affectra_edge.preflight import require_runnable
 
     cfg = load_config(args.config)
     if not args.verbose:  # cli.main set up logging already; with -v it stays at debug
         configure(cfg.logging.level)
     # journald fields on every record: `journalctl DEVICE_ID=...` across a fleet's exports
     set_context(DEVICE_ID=cfg.device.id, AFFECTRA_VERSION=__version__)
+    # What check-config (ExecStartPre) refuses is refused here too, before anything starts.
+    require_runnable(cfg)
     app = Appliance.from_config(cfg)
     return serve(app, duration=args.duration)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from affectra_edge.commands import add_config_argument, load
-from affectra_edge.errors import EXIT_CONFIG, AffectraError
+from affectra_edge.errors import UsageError
 
 NAME = "set-password"
 HELP = "create a web UI user or set their password (scrypt hash in [web] users_file)"
 
 
-class PasswordInputError(AffectraError):
-    exit_code = EXIT_CONFIG
+class PasswordInputError(UsageError):
+    """No password to set: no terminal, an unreadable --password-file, two that differ."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,6 +34,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users-file", metavar="FILE", help="override [web] users_file")
     p.add_argument("--delete", action="store_true", help="remove the user instead")
     add_config_argument(p)
+
+
+def _usage(check: Callable[[str], str], value: str) -> str:
+    """``value`` when ``check`` takes it; its complaint as a usage error (exit 64) otherwise."""
+    from affectra_edge.webui.users import UserStoreError
+
+    try:
+        return check(value)
+    except UserStoreError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -60,17 +71,18 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from affectra_edge.webui.users import UserStore, check_username
+    from affectra_edge.webui.users import UserStore, check_password, check_username
 
+    _usage(check_username, args.user)
     cfg = load(args)
     users = UserStore(args.users_file or cfg.web.users_file)
-    check_username(args.user)
     if args.delete:
         if not users.delete(args.user):
             print(f"no such user: {args.user}", file=sys.stderr)
             return 1
         print(f"deleted web user {args.user} from {users.path}")
         return 0
-    user = users.set_password(args.user, _read_password(args), role=args.role)
+    password = _usage(check_password, _read_password(args))
+    user = users.set_password(args.user, password, role=args.role)
     print(f"password set for {user.name} ({user.role}) in {users.path}")
     return 0

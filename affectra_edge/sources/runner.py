@@ -48,6 +48,11 @@ class CaptureRunner:
         self.last_frame_at: float | None = None
         #: connection attempts since start (a camera that never answers still shows progress)
         self.attempts = 0
+        #: why the camera the runner was started with can never work, when it failed with
+        #: SourceUnavailable before its first frame ("" otherwise). Nothing to wait for: the
+        #: daemon exits 5. A camera switched to at run time never sets it.
+        self.unusable = ""
+        self._switched = False
         self._last_warning: tuple[str, float] = ("", 0.0)
         self._latest: Frame | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=4)
@@ -98,6 +103,7 @@ class CaptureRunner:
         """Replace the source at run time (from the UI/API); counters start again."""
         logger.info("switching camera to %s", camera.type)
         self.stop()
+        self._switched = True
         self.camera = camera
         self.counters = SourceCounters()
         self._latest = None
@@ -240,6 +246,9 @@ class CaptureRunner:
             except SourceUnavailable as exc:
                 logger.error("camera %s: %s", camera.type, exc)
                 self._set_state_for(generation, "error", str(exc))
+                current = generation == self._generation and not self._switched
+                if current and self.counters.frames == 0:
+                    self.unusable = str(exc)
                 if not self._live:
                     self._put(_END)
                 return

@@ -43,7 +43,7 @@ def db_exists(path: Path) -> bool:
     """A database file with content (SQLite leaves an empty file behind a failed first open)."""
     try:
         return path.stat().st_size > 0
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return False
 
 

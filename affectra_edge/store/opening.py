@@ -14,7 +14,14 @@ from affectra_edge.config import StorageConfig
 from affectra_edge.errors import StoreError
 from affectra_edge.metrics import Registry
 from affectra_edge.store import schema
-from affectra_edge.store.db import WriterLock, connect, db_exists, verify_key, wrong_key_error
+from affectra_edge.store.db import (
+    DatabaseError,
+    WriterLock,
+    connect,
+    db_exists,
+    verify_key,
+    wrong_key_error,
+)
 from affectra_edge.store.keys import load_key, read_key_file, staged_key_path
 from affectra_edge.store.store import Store
 
@@ -39,7 +46,10 @@ def open_store(
     ``readonly=True`` (export, ``db check``) never creates a key or a database, runs no
     migration or recovery and starts no writer, so it is safe next to a running daemon."""
     path = Path(storage.path)
-    exists = db_exists(path)
+    try:
+        exists = db_exists(path)
+    except OSError as exc:
+        raise _os_error(path, exc) from None
     if readonly and not exists:
         raise StoreError(
             f"{path}: no database here (nothing recorded yet, or a wrong [storage] path)"
@@ -68,11 +78,24 @@ def open_store(
         # file was replaced: the staged key opens it. Finish the job.
         store = open_with(read_key_file(staged))
         if not readonly:
-            os.replace(staged, storage.key_file)
+            try:
+                os.replace(staged, storage.key_file)
+            except OSError as err:
+                store.close()
+                raise _os_error(path, err) from None
             logger.warning(
                 "store: finished an interrupted rekey: %s now holds the new key", storage.key_file
             )
         return store
+
+
+def _os_error(path: Path, exc: OSError) -> StoreError:
+    """One line naming the file the operating system refused (read-only file system, no
+    permission on the state directory, a lock file that is not a file)."""
+    what = exc.filename or path
+    # mkdir(exist_ok=True) says "File exists" when a file stands where the directory goes
+    why = "not a directory" if isinstance(exc, FileExistsError) else exc.strerror or exc
+    return StoreError(f"cannot open {path}: {what}: {why}")
 
 
 def open_database(
@@ -91,9 +114,12 @@ def open_database(
     of encryption."""
     path = Path(storage.path)
     existed = db_exists(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     lock = WriterLock(path)
-    lock.acquire()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock.acquire()
+    except OSError as exc:
+        raise _os_error(path, exc) from None
     conn = None
     try:
         if not existed:
@@ -128,10 +154,14 @@ def open_database(
             device_id=device_id,
             artwork=artwork,
         )
-    except BaseException:
+    except BaseException as exc:
         if conn is not None:
             conn.close()
         lock.release()
+        if isinstance(exc, OSError):
+            raise _os_error(path, exc) from None
+        if isinstance(exc, DatabaseError):  # e.g. a read-only file system refusing WAL
+            raise StoreError(f"cannot open {path}: {exc}") from None
         raise
     try:
         store.recover(min_dwell_s)

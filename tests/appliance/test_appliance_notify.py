@@ -174,8 +174,12 @@ def test_ready_after_first_frame_or_clear_error(notify_socket):
 
 
 def test_describe_and_stall_seconds():
+    # lost (unplugged, switched off) is retried and says so; error is for good
     assert describe({"state": "lost", "error": "timed out", "fps": 0, "viewers": 1}) == (
-        "camera lost: timed out, 0.0 fps, 1 viewer, MQTT disabled"
+        "camera lost, retrying: timed out, 0.0 fps, 1 viewer, MQTT disabled"
+    )
+    assert describe({"state": "error", "error": "/x.mp4: corrupt", "mqtt": "connected"}) == (
+        "camera error: /x.mp4: corrupt, 0.0 fps, 0 viewers, MQTT connected"
     )
     assert stall_seconds(Notifier("/x", watchdog_usec=30_000_000), fps=15) == 15.0
     assert stall_seconds(Notifier("/x", watchdog_usec=1_000_000), fps=15) == 2.0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+import subprocess
 
 import pytest
 
+from affectra_edge.errors import EXIT_USAGE
 from affectra_edge.types import EMOTIONS
 from tests.support import run_cli
 
@@ -92,3 +96,63 @@ def test_help_lists_the_commands(cli_env):
     out = run_cli("--help", env=cli_env)
     for name in ("run", "demo", "replay", "analyze", "check-config", "models"):
         assert name in out.stdout
+
+
+def test_analyze_tells_missing_files_folders_and_non_images_apart(tmp_path, cli_env):
+    xml = tmp_path / "faces.xml"
+    xml.write_text("<?xml version='1.0'?><faces/>\n")
+    missing, folder = tmp_path / "nope.jpg", tmp_path
+    out = run_cli("analyze", str(missing), str(folder), str(xml), env=cli_env)
+    assert out.returncode == 1  # nothing could be read
+    docs = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [d["file"] for d in docs] == [str(missing), str(folder), str(xml)]
+    assert docs[0]["error"] == "no such file"
+    assert docs[1]["error"].startswith("is a directory")
+    assert docs[2]["error"] == "not a readable image"
+
+
+def test_session_lines_are_labelled_in_local_time_and_json_is_unchanged(
+    tmp_path, astronaut, cli_env
+):
+    """The text line reads like the dashboard's table (ended, local time; dwell; emotion;
+    mix); ``--json`` stays the public document, keys in their documented order."""
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(30):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), astronaut)
+    env = dict(cli_env, TZ="XYZ-5:30")  # POSIX TZ: 5 h 30 min east of UTC, no tzdata needed
+    as_json = run_cli("replay", str(folder), "--json", env=env)
+    as_text = run_cli("replay", str(folder), env=env)
+    assert as_json.returncode == as_text.returncode == 0, as_text.stderr
+    (doc,) = [json.loads(line) for line in as_json.stdout.splitlines() if '"session"' in line]
+    order = "type version session_id device_id artwork started_at ended_at duration_s frames"
+    assert list(doc) == [*order.split(), "emotions", "dominant"]  # the README's order
+    (line,) = [line for line in as_text.stdout.splitlines() if line.startswith("session ")]
+    ended_utc = dt.datetime.fromisoformat(doc["ended_at"].replace("Z", "+00:00"))
+    local = (ended_utc + dt.timedelta(hours=5, minutes=30)).strftime("%H:%M:%S")
+    # session ids are random: the two runs agree on everything else
+    assert re.fullmatch(
+        rf"session [0-9a-f]{{8}}  ended {local}  dwell +{doc['duration_s']:.1f} s  "
+        rf"frames +{doc['frames']}  emotion happy +mix happy 100%, .+",
+        line,
+    ), line
+    assert doc["started_at"] not in line and doc["ended_at"] not in line  # no UTC stamps
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["export", "--to", "yesterday"], "--to: 'yesterday' is not an ISO-8601 time"),
+        (["db", "clear"], "add --yes to confirm"),
+        (["esp32-sim", "--size", "12"], "--size '12': expected WIDTHxHEIGHT"),
+        (["esp32-sim", "--quality", "0"], "--quality 0: must be 1..100"),
+        (["set-password", "bad name", "--password-file", "-"], "invalid user name 'bad name'"),
+        (["check-config", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_usage_errors_exit_64(args, words, tmp_path, cli_env):
+    out = run_cli(*args, env=cli_env, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert out.returncode == EXIT_USAGE, out.stderr
+    assert words in out.stderr and "Traceback" not in out.stderr

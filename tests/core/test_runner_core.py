@@ -31,6 +31,25 @@ def test_missing_file_is_an_error_state_not_a_crash(tmp_path):
     assert runner.next_frame(timeout=5.0) is None
     wait_for(lambda: runner.state == "error")
     assert "none.mp4" in runner.status()["error"]
+    # the camera it was started with can never work: the daemon exits 5 on this
+    assert runner.unusable == f"{tmp_path / 'none.mp4'}: no such file or folder"
+    runner.stop()
+
+
+def test_a_camera_switched_to_at_run_time_never_ends_the_daemon(tmp_path, astronaut):
+    """Only the camera the daemon was started with makes it exit: staff who switch to a
+    camera that cannot work from the web UI get an error state they can switch away from."""
+    import cv2
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "0.png"), astronaut[:64, :64])
+    runner = CaptureRunner(CameraConfig(type="file", path=str(folder)))
+    runner.start()
+    assert runner.next_frame(timeout=5.0) is not None
+    runner.switch(CameraConfig(type="file", path=str(tmp_path / "none.mp4")))
+    wait_for(lambda: runner.state == "error")
+    assert runner.unusable == ""
     runner.stop()
 
 

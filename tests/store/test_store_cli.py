@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from affectra_edge.errors import EXIT_STORE, EXIT_USAGE
 from affectra_edge.store import CSV_COLUMNS
 from tests.store.conftest import config_file, store_cli
 
@@ -56,7 +57,7 @@ def test_replay_writes_store_and_export_reads_it(demo_clip, tmp_path, storage):
     assert doc["outbox_depth"] == 6 and doc["schema_version"] == 2
 
     refused = store_cli("db", "clear", "--config", str(cfg))
-    assert refused.returncode == 1 and "--yes" in refused.stderr
+    assert refused.returncode == EXIT_USAGE and "--yes" in refused.stderr
     cleared = store_cli("db", "clear", "--yes", "--config", str(cfg))
     assert cleared.returncode == 0 and "deleted 6 session(s)" in cleared.stderr
     again = store_cli("export", "--csv", "--config", str(cfg))
@@ -69,4 +70,31 @@ def test_export_errors_are_named(tmp_path, storage):
     assert missing.returncode == 4
     assert f"{storage.path}: no database here" in missing.stderr
     bad = store_cli("export", "--csv", "--from", "last tuesday", "--config", str(cfg))
-    assert bad.returncode == 1 and "--from: 'last tuesday' is not an ISO-8601 time" in bad.stderr
+    assert bad.returncode == EXIT_USAGE  # a usage error, like argparse's own
+    assert "--from: 'last tuesday' is not an ISO-8601 time" in bad.stderr
+
+
+def test_export_without_csv_flag(tmp_path, storage, open_):
+    """CSV is the only format: ``--csv`` may be left out."""
+    open_().close()
+    cfg = config_file(tmp_path, storage)
+    plain = store_cli("export", "--config", str(cfg))
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip() == ",".join(CSV_COLUMNS)
+    assert "exported 0 session(s)" in plain.stderr
+
+
+def test_store_os_errors_at_open_are_one_line(tmp_path, storage):
+    """The operating system refusing the state directory (here a file stands where it should
+    be: refused even for root) is one line naming it, exit 4 ("database cannot be opened")."""
+    from dataclasses import replace
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    cfg = config_file(tmp_path, replace(storage, path=str(blocker / "affectra.db")))
+    out = store_cli("db", "retention", "--config", str(cfg))
+    assert out.returncode == EXIT_STORE, out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        f"affectra-edge: error: cannot open {blocker / 'affectra.db'}: {blocker}: not a directory"
+    )
