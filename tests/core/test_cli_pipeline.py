@@ -135,7 +135,8 @@ def test_session_lines_are_labelled_in_local_time_and_json_is_unchanged(
     # session ids are random: the two runs agree on everything else
     assert re.fullmatch(
         rf"session [0-9a-f]{{8}}  ended {local}  dwell +{doc['duration_s']:.1f} s  "
-        rf"frames +{doc['frames']}  emotion happy +mix happy 100%, .+",
+        rf"frames +{doc['frames']}  emotion {doc['dominant']} +mix {doc['dominant']} "
+        rf"{doc['emotions'][doc['dominant']] * 100:.0f}%, .+",
         line,
     ), line
     assert doc["started_at"] not in line and doc["ended_at"] not in line  # no UTC stamps
