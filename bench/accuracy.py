@@ -37,6 +37,7 @@ import _common as common
 from affectra_edge.classify import build_classifier
 from affectra_edge.config import ClassifierConfig, DetectorConfig
 from affectra_edge.detect.blazeface import BlazeFaceDetector
+from affectra_edge.sources.usb import to_bgr
 from affectra_edge.types import EMOTIONS, Box
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".pgm"}
@@ -92,14 +93,6 @@ def load_folder(root: Path) -> tuple[list[np.ndarray], np.ndarray]:
     return images, np.asarray(labels, dtype=np.int64)
 
 
-def _bgr(img: np.ndarray) -> np.ndarray:
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    if img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    return img
-
-
 def at_face_size(images, px: int | None) -> list[np.ndarray]:
     """Each face shrunk to ``px``×``px`` with INTER_AREA, the way a distant face loses detail
     (``None``: as given). The classifier then does its own resize, as in the appliance."""
@@ -115,7 +108,7 @@ def classify_all(images, backend: str, model: str, tta: bool) -> tuple[np.ndarra
     probs = np.empty((n, len(EMOTIONS)), dtype=np.float64)
     times = np.empty(n, dtype=np.float64)
     for i in range(n):
-        img = _bgr(images[i])
+        img = to_bgr(images[i])
         h, w = img.shape[:2]
         whole = [Box(0.0, 0.0, float(w), float(h))]
         t = time.perf_counter()
