@@ -56,14 +56,9 @@ def load_clip(path: Path) -> tuple[list[np.ndarray], float]:
 def frames_for(images: list[np.ndarray], fps: float, full: bool, width: int = 640) -> list[Frame]:
     out = []
     for i, img in enumerate(images):
-        ts = 1_000_000.0 + i / fps
-        if full:
-            out.append(make_frame(img, ts, i, width))
-        elif img.shape[1] > width:
-            h = round(img.shape[0] * width / img.shape[1])
-            out.append(Frame(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA), ts, i))
-        else:
-            out.append(Frame(img, ts, i))
+        frame = make_frame(img, 1_000_000.0 + i / fps, i, width)
+        # "before": the same detection-sized picture, without the full frame to crop from
+        out.append(frame if full else Frame(frame.image, frame.timestamp, frame.index))
     return out
 
 

@@ -43,7 +43,8 @@ def to_gray_size(face: np.ndarray, size: int, upscale_linear: bool = True) -> np
     h, w = img.shape[:2]
     if (w, h) == (size, size):
         return img
-    shrink = w >= size and h >= size
+    # the same rule as training/data.py:resize_face, which the model was trained through
+    shrink = w > size or h > size
     interp = cv2.INTER_AREA if shrink or not upscale_linear else cv2.INTER_LINEAR
     return cv2.resize(img, (size, size), interpolation=interp)
 
