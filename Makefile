@@ -3,15 +3,24 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.setup-stamp
+# what `make test` adds on top: test tools, DeepFace, test photographs (scripts/setup.sh --test)
+TEST_STAMP = $(VENV)/.test-setup-stamp
 
-.PHONY: setup demo test lint format bench models model training-setup system-deps clean
+.PHONY: setup test-setup demo test lint format bench models model training-setup system-deps clean \
+	integrations-setup \
+	test-arm64
 
 setup: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml scripts/setup.sh scripts/requirements-models.txt \
-		scripts/requirements-deepface.txt
+$(STAMP): setup.cfg pyproject.toml scripts/setup.sh scripts/requirements-models.txt
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh
 	@touch $(STAMP)
+
+test-setup: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP) scripts/requirements-deepface.txt scripts/requirements-test-media.txt
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh --test
+	@touch $(TEST_STAMP)
 
 # The emotion model (training/README.md): its own venv with PyTorch, CPU only, < 2 h here.
 DATA       ?= ../shared/data
@@ -20,6 +29,10 @@ MODEL_OUT   = affectra_edge/data/emotion_affectra_int8.tflite
 
 training-setup:
 	scripts/setup-training.sh
+
+# Node-RED (npm) so that tests/mqtt/test_integrations.py runs the docs' flow for real.
+integrations-setup:
+	scripts/setup-integrations.sh
 
 model: training-setup
 	$(TRAIN_PY) training/train.py --train $(DATA)/fer2013/train.npz \
@@ -40,23 +53,29 @@ system-deps:
 
 # system packages first, so that set-up can build systemd-python against libsystemd
 # mypy (settings in pyproject.toml) checks the adapters against the Protocols in ports.py.
-test: system-deps setup training-setup
+test: system-deps test-setup training-setup integrations-setup
 	$(VENV)/bin/ruff check affectra_edge tests bench scripts training
 	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts training
 	$(VENV)/bin/mypy affectra_edge
 	$(PY) -m pytest -q
 
-lint:
+lint: test-setup
 	$(VENV)/bin/ruff check affectra_edge tests bench scripts training
 	$(VENV)/bin/ruff format --check affectra_edge tests bench scripts training
 	$(VENV)/bin/mypy affectra_edge
 
-format:
+format: test-setup
 	$(VENV)/bin/ruff format affectra_edge tests bench scripts training
 	$(VENV)/bin/ruff check --fix affectra_edge tests bench scripts training
 
-bench: setup
+bench: test-setup
 	bench/run-all.sh
+
+# The release check on aarch64, by emulation (docs/appliance.md): an arm64 Debian userland in
+# build/arm64-root, the project's aarch64 wheels, the native-code tests under qemu as a Pi 4 and
+# a replay compared with x86-64. Minutes, not seconds: not part of `make test`.
+test-arm64: setup
+	scripts/test-arm64.sh
 
 clean:
 	rm -rf $(VENV) .venv-train build dist *.egg-info test-artifacts

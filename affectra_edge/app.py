@@ -30,6 +30,7 @@ from affectra_edge.sources.runner import CaptureRunner
 from affectra_edge.types import Frame, FrameResult, SessionEvent
 
 if TYPE_CHECKING:  # built in from_config only when asked for (SQLCipher, paho, Bottle)
+    from affectra_edge.publish.fleet import FleetWatcher
     from affectra_edge.publish.mqtt import MqttPublisher
     from affectra_edge.store.store import Store
     from affectra_edge.webui import WebServer
@@ -53,11 +54,17 @@ class Appliance:
         self.live = LatestSlot()
         self.store = store
         self.publisher: MqttPublisher | None = None
+        self.fleet: FleetWatcher | None = None
         self.web: WebServer | None = None
         self.pipeline = pipeline or build_pipeline(config)
         self.capture = capture or CaptureRunner(config.camera)
         self.settings = RuntimeSettings(config, store)
-        self.figures = LiveFigures(self.capture, store, self.registry)
+        self.figures = LiveFigures(
+            self.capture,
+            store,
+            self.registry,
+            expected_dwell_s=lambda: self.config.device.expected_dwell_s,
+        )
         self.settings.subscribe(self._settings_changed)
         self.settings.subscribe(self.figures.invalidate)
         # Built from the effective configuration when first used.
@@ -100,7 +107,11 @@ class Appliance:
         try:
             app = cls(config, store=store, registry=registry)
             app.settings.load_stored()
+            if store is not None and not config.mqtt.enabled:
+                # the configured intent, not this run's with_mqtt: docs/mqtt.md, "MQTT disabled"
+                store.outbox_off()
             if (config.mqtt.enabled if with_mqtt is None else with_mqtt) and store is not None:
+                from affectra_edge.publish.discovery import configuration_url
                 from affectra_edge.publish.mqtt import MqttPublisher
 
                 publisher = app.publisher = MqttPublisher(
@@ -108,11 +119,17 @@ class Appliance:
                     config.device,
                     store,
                     registry=registry,
-                    summary_fn=app.figures.summary,
+                    summary_fn=app.mqtt_summary,
                     topic_prefix=config.topic_prefix,
+                    configuration_url=configuration_url(config.web),
                 )
                 app.figures.attach_mqtt(publisher)
-                app.add_session_listener(lambda ev: publisher.summary_changed())
+                # on the pipeline thread, so the viewer count is read where it is written
+                app.add_session_listener(
+                    lambda ev: publisher.session_event(ev, app.pipeline.sessions.open_sessions)
+                )
+                if config.mqtt.fleet:
+                    app.fleet = _fleet_watcher(config)
             if config.web.enabled if with_web is None else with_web:
                 from affectra_edge.webui import UserStore, WebServer, create_app
 
@@ -136,9 +153,17 @@ class Appliance:
             store=self.store,
             camera=self.capture,
             live=self.live,
-            metrics=self.registry.render,
+            registry=self.registry,
             analyze=self.analyzer.observe,
+            fleet=self.fleet,
+            topic_prefix=self.config.topic_prefix,
         )
+
+    def mqtt_summary(self) -> dict:
+        """The figures for the retained MQTT summary, with the room and artwork as they are
+        now (both can change at run time)."""
+        device = self.config.device
+        return {**self.figures.summary(), "room": device.name, "artwork": device.artwork}
 
     def add_session_listener(self, fn: Callable[[SessionEvent], None]) -> None:
         """Called on the pipeline thread for every session event (must be quick)."""
@@ -164,6 +189,8 @@ class Appliance:
         self._thread.start()
         if self.publisher is not None:
             self.publisher.start()
+        if self.fleet is not None:
+            self.fleet.start()
 
     def stop(self, timeout: float = 5.0, *, drain_outbox_s: float = 0.0) -> None:
         """Stop capture and pipeline, close open sessions, flush the store, say goodbye.
@@ -176,19 +203,25 @@ class Appliance:
             self._thread.join(timeout)
         # Viewers still in front of the camera at shutdown end at their last sighting.
         self._dispatch(self.pipeline.finish())
+        self._count_passers_by()
         self.live.close()
-        if self.web is not None:
-            self.web.stop()
-        if self.store is not None:
-            self.store.flush(timeout)
+        # The store is flushed and MQTT says `offline` before the web server stops: a request
+        # still running there (a picture being decoded) must not hold the goodbye up.
+        flushed = self.store.flush(timeout) if self.store is not None else True
         if self.publisher is not None:
             deadline = time.monotonic() + drain_outbox_s
             store = self.store  # the publisher is only built with a store
             while store is not None and store.outbox_depth() and time.monotonic() < deadline:
                 time.sleep(0.1)
             self.publisher.stop(timeout)
+        if self.fleet is not None:
+            self.fleet.stop()
+        if self.web is not None:
+            self.web.stop()
         if self.store is not None:
-            self.store.close()
+            # bounded: with the disk full, what cannot be written is reported, not waited for
+            # a second time (the whole stop stays within systemd's TimeoutStopSec)
+            self.store.close(timeout if flushed else 1.0)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the pipeline thread ends (end of a file) or ``timeout``."""
@@ -213,9 +246,18 @@ class Appliance:
                 except Exception:
                     logger.exception("session listener failed")
 
+    def _count_passers_by(self) -> None:
+        passed = self.pipeline.sessions.take_passers_by()
+        if passed and self.store is not None:
+            try:
+                self.store.count_passers_by(passed)
+            except Exception:
+                logger.exception("counting passers-by failed")
+
     def process_frame(self, frame: Frame, decode_ms: float = 0.0) -> FrameResult:
         result = self.pipeline.process(frame, decode_ms)
         self._dispatch(result.events)
+        self._count_passers_by()
         self.figures.frame_done(result, self.pipeline.sessions.open_sessions)
         self.live.publish(frame, result)
         self.first_frame.set()
@@ -234,3 +276,17 @@ class Appliance:
                 # One bad frame must not end the daemon; the watchdog notices if all fail.
                 self.figures.frame_failed()
                 logger.exception("pipeline failed on frame %d", frame.index)
+
+
+def _fleet_watcher(config: Config) -> FleetWatcher | None:
+    """The museum view's broker client, or None (with the reason logged) when this box's
+    topic prefix has no shared root to watch."""
+    from affectra_edge.publish.fleet import FleetWatcher
+    from affectra_edge.publish.mqtt import make_client
+
+    client_id = config.mqtt.client_id or f"affectra-edge-{config.device.id}"
+    try:
+        return FleetWatcher(config.mqtt, client_id, config.topic_prefix, make_client=make_client)
+    except ValueError as exc:
+        logger.warning("fleet view off: %s", exc)
+        return None

@@ -69,6 +69,9 @@ class DeviceConfig:
     )
     name: str = field(default="Affectra Edge", metadata=_opt(pattern=r"^.{1,100}$"))
     artwork: str = field(default="", metadata=_opt(pattern=r"^.{0,200}$"))
+    #: the time the work needs (to look at it and read its label): holding power is the mean
+    #: dwell divided by this. 30 s: about the mean time at a painting (Smith & Smith 2001)
+    expected_dwell_s: float = field(default=30.0, metadata=_opt(0.1, 3600))
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,22 @@ class DetectorConfig:
     min_face_px: int = field(default=24, metadata=_opt(0, 4096))
     max_faces: int = field(default=16, metadata=_opt(1, 256))
     num_threads: int = field(default=1, metadata=_opt(1, 16))
+    #: "every_frame": detect and classify every face on every frame; "adaptive": motion
+    #: decides when the detector runs, tracks are carried in between (bench/RESULTS.md)
+    schedule: Literal["every_frame", "adaptive"] = "every_frame"
+    #: adaptive: how tracks are carried between full detections: "hold" (the last boxes
+    #: stand; free) or "region" (short-range BlazeFace around each face; ~1 ms per face)
+    carry: Literal["hold", "region"] = "region"
+    #: adaptive: full detection at least every Nth frame while somebody is tracked
+    detect_every: int = field(default=5, metadata=_opt(1, 1000))
+    #: adaptive: full detection this often in a still, empty scene (seconds)
+    idle_detect_s: float = field(default=2.0, metadata=_opt(0.1, 3600))
+    #: adaptive: grey levels (of 255) a pixel must change by to count as motion
+    motion_threshold: int = field(default=20, metadata=_opt(1, 255))
+    #: adaptive: share of the picture that must change before an empty scene is looked at
+    motion_area: float = field(default=0.002, metadata=_opt(0.0, 1.0))
+    #: adaptive: emotion classifications per viewer per second; the last one is reused between
+    classify_hz: float = field(default=5.0, metadata=_opt(0.1, 120))
 
 
 @dataclass(frozen=True)
@@ -139,8 +158,9 @@ class SessionsConfig:
 class StorageConfig:
     path: str = str(DEFAULT_STATE_DIR / "affectra.db")
     #: 256-bit key, hex; created with mode 0600 on first start unless it exists.
-    #: $CREDENTIALS_DIRECTORY/db-key takes precedence when set.
-    key_file: str = str(DEFAULT_STATE_DIR / "db.key")
+    #: $CREDENTIALS_DIRECTORY/db-key takes precedence when set. The default is the file the
+    #: installed unit passes as that credential, so the CLI and the service share one key.
+    key_file: str = str(DEFAULT_CONFIG_PATH.parent / "db.key")
     retention_days: int = field(default=365, metadata=_opt(0, 36500))
     max_sessions: int = field(default=1_000_000, metadata=_opt(0, 1_000_000_000))
     retention_interval_s: float = field(default=3600.0, metadata=_opt(1, 86400 * 7))
@@ -155,6 +175,8 @@ class WebConfig:
     tls_cert: str = ""
     tls_key: str = ""
     privacy: Literal["off", "boxes", "blurred", "full"] = "blurred"
+    #: the staff UI's language; ``auto`` follows the browser's Accept-Language
+    language: Literal["auto", "en", "de"] = "auto"
     session_ttl_s: int = field(default=12 * 3600, metadata=_opt(60, 30 * 86400))
     max_upload_mb: float = field(default=5.0, metadata=_opt(0.1, 50))
     threads: int = field(default=16, metadata=_opt(2, 256))
@@ -163,6 +185,12 @@ class WebConfig:
     #: token that lets a Prometheus scraper read /metrics (``Authorization: Bearer …``);
     #: $CREDENTIALS_DIRECTORY/metrics-token takes precedence. Empty: /metrics needs a login.
     metrics_token_file: str = ""
+    #: the web UI's address as people on the network reach it (Home Assistant's "Visit
+    #: device" link); empty: http(s)://<host name>:<port>/
+    public_url: str = field(
+        default="",
+        metadata=_opt(pattern=r"^(https?://\S{1,300})?$", allowed="empty or an http(s):// URL"),
+    )
 
 
 @dataclass(frozen=True)
@@ -186,6 +214,8 @@ class MqttConfig:
     summary_interval_s: float = field(default=60.0, metadata=_opt(1, 86400))
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
+    #: watch every box under the topic prefix's parent for the museum view (/fleet)
+    fleet: bool = True
 
 
 @dataclass(frozen=True)

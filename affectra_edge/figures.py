@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from affectra_edge.config import DeviceConfig
+from affectra_edge.measures import holding_power
 from affectra_edge.metrics import Registry
 from affectra_edge.types import EMOTIONS, FrameResult, iso_utc
 
@@ -69,12 +71,30 @@ def pipeline_health(
 
 @dataclass(frozen=True)
 class Today:
-    """Closed sessions since local midnight."""
+    """Closed sessions (and passers-by) since local midnight; the measures are defined in
+    :mod:`affectra_edge.measures` (None where there is nothing to measure yet)."""
 
     visitors: int
     avg_dwell_s: float
     dominant: str | None
     emotions: Mapping[str, float] = field(default_factory=dict)
+    median_dwell_s: float = 0.0
+    passers_by: int = 0
+    attraction_power: float | None = None
+    holding_power: float | None = None
+    valence: float | None = None
+    arousal: float | None = None
+
+    def measures(self) -> dict[str, Any]:
+        """The visitor-studies figures, as the dashboard and the MQTT summary name them."""
+        return {
+            "median_dwell_s": self.median_dwell_s,
+            "passers_by": self.passers_by,
+            "attraction_power": self.attraction_power,
+            "holding_power": self.holding_power,
+            "valence": self.valence,
+            "arousal": self.arousal,
+        }
 
 
 class FigureStore(Protocol):
@@ -161,9 +181,12 @@ class LiveFigures:
         registry: Registry,
         *,
         clock: Callable[[], float] = time.monotonic,
+        expected_dwell_s: Callable[[], float] = lambda: DeviceConfig.expected_dwell_s,
     ):
         self.capture = capture
         self.store = store
+        #: ``[device] expected_dwell_s``, read at each use (holding power's denominator)
+        self.expected_dwell_s = expected_dwell_s
         self._cache = ReadCache(clock=clock)
         self._clock = clock
         self._mqtt: MqttState | None = None
@@ -179,13 +202,11 @@ class LiveFigures:
         self._m_faces = r.counter("faces_detected_total", "face detections")
         self._m_sessions = r.counter("sessions_total", "viewer sessions ended")
         self._m_errors = r.counter("pipeline_errors_total", "frames the pipeline failed on")
-        self._m_stage = r.gauge("stage_ms", "milliseconds per pipeline stage (last frame)")
-        r.gauge("fps", "frames processed per second", fn=lambda: self._rate.rate(clock()))
-        r.gauge(
-            "inference_ms",
-            "detect + classify milliseconds (last frame)",
-            fn=lambda: self._inference_ms,
+        self._m_stage = r.histogram(
+            "stage_seconds", "seconds per pipeline stage and frame", labels=("stage",)
         )
+        self._m_inference = r.histogram("inference_seconds", "detect + classify seconds per frame")
+        r.gauge("fps", "frames processed per second", fn=lambda: self._rate.rate(clock()))
         r.gauge("faces", "faces in the last frame", fn=lambda: self._faces_now)
         r.gauge("viewers_now", "viewers in front of the artwork now", fn=lambda: self._viewers_now)
         # The runner replaces its counters on a camera switch: read them through it each time.
@@ -195,7 +216,7 @@ class LiveFigures:
             ("corrupt_frames", "corrupt", "corrupt frames skipped"),
             ("source_reconnects", "reconnects", "camera reconnects"),
         ):
-            r.gauge(metric, help_text, fn=partial(self._source_count, counter))
+            r.counter_fn(metric, help_text, partial(self._source_count, counter))
 
     def _source_count(self, name: str) -> int:
         return self.capture.counters.as_dict()[name]
@@ -213,7 +234,8 @@ class LiveFigures:
         stage = result.stage_ms
         self._inference_ms = stage.get("detect", 0.0) + stage.get("classify", 0.0)
         for name, ms in stage.items():
-            self._m_stage.set(ms, stage=name)
+            self._m_stage.observe(ms / 1000.0, stage=name)
+        self._m_inference.observe(self._inference_ms / 1000.0)
         self._m_frames.inc()
         self._m_faces.inc(visible)
 
@@ -240,7 +262,18 @@ class LiveFigures:
             return None
         now = time.time() if now is None else now
         s = self.store.summary(local_day_start(now), now)
-        return Today(s["visitors"], s["avg_dwell_s"], s["dominant"], s["emotions"])
+        return Today(
+            s["visitors"],
+            s["avg_dwell_s"],
+            s["dominant"],
+            s["emotions"],
+            median_dwell_s=s.get("median_dwell_s", 0.0),
+            passers_by=s.get("passers_by", 0),
+            attraction_power=s.get("attraction_power"),
+            holding_power=holding_power(s["avg_dwell_s"], self.expected_dwell_s()),
+            valence=s.get("valence"),
+            arousal=s.get("arousal"),
+        )
 
     def summary(self) -> dict[str, Any]:
         """Today's figures and the live state for the retained MQTT summary (never cached: a
@@ -254,6 +287,8 @@ class LiveFigures:
             "emotions": today.emotions,
             "viewers_now": stats["viewers_now"],
             "fps": stats["fps"],
+            **today.measures(),
+            "expected_dwell_s": self.expected_dwell_s(),
         }
 
     def now(self) -> dict[str, Any]:
@@ -281,6 +316,8 @@ class LiveFigures:
             "avg_dwell_s": round(float(today.avg_dwell_s or 0.0), 1),
             "dominant": today.dominant,
             "emotions": {e: float((today.emotions or {}).get(e) or 0.0) for e in EMOTIONS},
+            **today.measures(),
+            "expected_dwell_s": self.expected_dwell_s(),
             "fps": stats["fps"],
             "inference_ms": stats["inference_ms"],
             "faces": stats["faces"],

@@ -2,23 +2,86 @@
 
 The appliance runs :meth:`Pipeline.process` on its pipeline thread; ``replay``, the tests and
 the benchmarks call it directly, which is why it stays pure and deterministic.
+
+``[detector] schedule = "every_frame"`` detects and classifies every face on every frame.
+``"adaptive"`` runs motion → schedule → (full detection | carried tracks | nothing) → track →
+classify the viewers that are due (:mod:`affectra_edge.schedule`); the sessions are the same
+within the tolerances in bench/RESULTS.md, at a fraction of the cost.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 
 from affectra_edge.classify import build_classifier
-from affectra_edge.config import Config
+from affectra_edge.config import Config, DetectorConfig
 from affectra_edge.detect import build_detector
+from affectra_edge.detect.region import Offset, RegionDetector
+from affectra_edge.motion import MotionDetector
 from affectra_edge.ports import Classifier, Detector
+from affectra_edge.schedule import ClassifyLimiter, DetectionScheduler, Step
 from affectra_edge.sessions import SessionBuilder
 from affectra_edge.track import Tracker
-from affectra_edge.types import FaceObservation, Frame, FrameResult, SessionEvent
+from affectra_edge.types import (
+    Box,
+    FaceObservation,
+    Frame,
+    FrameResult,
+    SessionEvent,
+    TrackedFace,
+)
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Adaptive:
+    """The parts of the adaptive schedule (one set per pipeline: they keep state)."""
+
+    motion: MotionDetector
+    scheduler: DetectionScheduler
+    #: None: carry tracks by holding the boxes of the last full detection
+    regions: RegionDetector | None
+    limiter: ClassifyLimiter
+    #: faces seen in the last frame (what a "hold" carry repeats, a "region" carry follows)
+    last_boxes: list[Box] = dataclasses.field(default_factory=list)
+    #: region carry: per face of ``last_boxes``, the box correction from its last full
+    #: detection; None until the first carry after it needs them (see ``calibration_image``)
+    offsets: list[Offset | None] | None = None
+    #: the picture of the last full detection, kept (in memory, one frame) until the next
+    #: frame shows whether anything will be carried: a crowd, where every frame is a full
+    #: detection anyway, never pays for calibrating
+    calibration_image: np.ndarray | None = None
+
+    @classmethod
+    def from_config(cls, cfg: DetectorConfig, regions: Detector | None = None) -> Adaptive:
+        if regions is None and cfg.carry == "region":
+            # The short-range model: inside a region around a face, the face is large.
+            from affectra_edge.detect.blazeface import BlazeFaceDetector
+
+            regions = BlazeFaceDetector.from_config(
+                dataclasses.replace(cfg, model="short", max_faces=4)
+            )
+        return cls(
+            MotionDetector(threshold=cfg.motion_threshold),
+            DetectionScheduler(
+                detect_every=cfg.detect_every,
+                idle_detect_s=cfg.idle_detect_s,
+                motion_area=cfg.motion_area,
+                # Following a face costs a quarter to a third of one full pass (measured:
+                # bench/RESULTS.md), so beyond three faces the full pass is the cheaper look;
+                # holding boxes costs nothing, however many people are tracked.
+                carry_max_tracks=3 if cfg.carry == "region" else cfg.max_faces,
+            ),
+            RegionDetector(regions) if regions is not None else None,
+            ClassifyLimiter(cfg.classify_hz),
+        )
 
 
 class Pipeline:
@@ -29,14 +92,19 @@ class Pipeline:
         tracker: Tracker,
         sessions: SessionBuilder,
         *,
+        adaptive: Adaptive | None = None,
         timer: Callable[[], float] = time.perf_counter,
     ):
         self.detector = detector
         self.classifier = classifier
         self.tracker = tracker
         self.sessions = sessions
+        #: None: every frame is detected and every face classified
+        self.adaptive = adaptive
         self._timer = timer
         self.last_timestamp: float | None = None
+        #: what the last frame ran: "full", "carry" or "skip" (benchmarks tally it)
+        self.last_step: Step = "full"
 
     def observe(self, frame: Frame) -> tuple[list[FaceObservation], dict[str, float]]:
         """Detection and classification only (also used by ``analyze``)."""
@@ -62,11 +130,17 @@ class Pipeline:
             )
             ts = self.last_timestamp
         self.last_timestamp = ts
-        obs, stage_ms = self.observe(frame)
-        t0 = self._timer()
-        faces, ended = self.tracker.update(obs, ts)
-        events = self.sessions.update(ts, faces, ended)
-        stage_ms["track"] = (self._timer() - t0) * 1000.0
+        if self.adaptive is not None:
+            faces, ended, stage_ms = self._adaptive(frame, ts, self.adaptive)
+            t0 = self._timer()
+            events = self.sessions.update(ts, faces, ended)
+            stage_ms["track"] += (self._timer() - t0) * 1000.0
+        else:
+            obs, stage_ms = self.observe(frame)
+            t0 = self._timer()
+            faces, ended = self.tracker.update(obs, ts)
+            events = self.sessions.update(ts, faces, ended)
+            stage_ms["track"] = (self._timer() - t0) * 1000.0
         stage_ms["decode"] = decode_ms
         return FrameResult(
             frame_index=frame.index,
@@ -77,6 +151,66 @@ class Pipeline:
             width=frame.width,
             height=frame.height,
         )
+
+    def _adaptive(
+        self, frame: Frame, ts: float, a: Adaptive
+    ) -> tuple[list[TrackedFace], list[int], dict[str, float]]:
+        t0 = self._timer()
+        tracks = self.tracker.boxes()
+        motion = a.motion.update(frame.image, regions=bool(tracks))
+        t1 = self._timer()
+        image, scale = frame.for_classifier
+        step = a.scheduler.decide(ts, motion, tracks).step
+        boxes: list[Box] = []
+        if step == "carry" and a.regions is None:
+            boxes = a.last_boxes
+        elif step == "carry" and a.regions is not None:
+            # Only faces seen in the last frame are followed: a track the full detector
+            # missed waits for the next full detection, as it would have with every frame.
+            if a.offsets is None:
+                image_then = a.calibration_image if a.calibration_image is not None else frame.image
+                a.offsets = a.regions.calibrate(image_then, a.last_boxes, scale)
+            # Holding the box of a face nothing moved around costs nothing. (Holding a face
+            # that moves little for a frame or two as well was measured and rejected: it
+            # split a session on the interview clip; bench/RESULTS.md.)
+            still = [not motion.touches(b) for b in a.last_boxes]
+            found = a.regions.follow(frame.image, a.last_boxes, a.offsets, scale, still)
+            if any(b is None for b in found):
+                # A carried face is gone (or hiding): look at the whole frame now, so that
+                # a viewer who moved on is not reported missing for a frame by mistake.
+                step = "full"
+            else:
+                boxes = [b for b in found if b is not None]
+        if step == "full":
+            boxes = self.detector.detect(frame.image, scale)
+            a.offsets = None
+        a.calibration_image = frame.image if step == "full" else None
+        a.last_boxes = boxes
+        a.scheduler.ran(step, ts)
+        self.last_step = step
+        t2 = self._timer()
+        faces, ended = self.tracker.update([FaceObservation(b) for b in boxes], ts)
+        t3 = self._timer()
+        due = [f for f in faces if f.visible and a.limiter.due(f.track_id, ts)]
+        if due:
+            emotions = self.classifier.classify(image, [f.box.scaled(scale) for f in due])
+            for f, e in zip(due, emotions, strict=True):
+                a.limiter.classified(f.track_id, ts, e)
+        # Between classifications a viewer keeps their last distribution, so sessions and
+        # the live view see one per visible frame, as with every-frame processing.
+        faces = [
+            dataclasses.replace(f, emotions=a.limiter.held(f.track_id)) if f.visible else f
+            for f in faces
+        ]
+        a.limiter.forget(ended)
+        t4 = self._timer()
+        stage_ms = {
+            "motion": (t1 - t0) * 1000.0,
+            "detect": (t2 - t1) * 1000.0,
+            "classify": (t4 - t3) * 1000.0,
+            "track": (t3 - t2) * 1000.0,
+        }
+        return faces, ended, stage_ms
 
     def finish(self, timestamp: float | None = None) -> list[SessionEvent]:
         """End every open session (end of a file, shutdown): each ends at its last sighting."""
@@ -91,6 +225,7 @@ def build_pipeline(
     classifier: Classifier | None = None,
 ) -> Pipeline:
     s = cfg.sessions
+    adaptive = Adaptive.from_config(cfg.detector) if cfg.detector.schedule == "adaptive" else None
     return Pipeline(
         detector or build_detector(cfg.detector),
         classifier or build_classifier(cfg.classifier),
@@ -103,4 +238,5 @@ def build_pipeline(
             device_id=cfg.device.id,
             artwork=cfg.device.artwork,
         ),
+        adaptive=adaptive,
     )

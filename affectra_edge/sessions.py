@@ -1,8 +1,9 @@
 """Viewer sessions from tracked faces: one session per person in front of the artwork.
 
-A track becomes a session once it has been seen for ``min_dwell_s`` (passers-by never count);
-the session ends when the tracker drops the track after ``gap_s`` without a sighting, and its
-end time is the last sighting, not the moment the gap ran out. The emotion distribution is the
+A track becomes a session once it has been seen for ``min_dwell_s``; a track that ends before
+that is a passer-by, counted once (:meth:`SessionBuilder.take_passers_by`, for attraction power)
+and otherwise forgotten. The session ends when the tracker drops the track after ``gap_s``
+without a sighting, and its end time is the last sighting, not the moment the gap ran out. The emotion distribution is the
 mean of per-frame probabilities over frames whose top probability reaches ``threshold``
 (optionally smoothed per track first); if no frame qualifies, all frames are used so that a
 session always carries a distribution. Pure: driven by frame timestamps only.
@@ -19,6 +20,12 @@ import numpy as np
 from affectra_edge.types import EMOTIONS, Emotions, SessionEvent, TrackedFace, ViewerSession
 
 N = len(EMOTIONS)
+
+#: a track seen in fewer frames is not counted as a passer-by: a one-frame detection is far
+#: more often a false positive (a pattern in the artwork, a reflection) than a person, and
+#: counting those would understate attraction power
+MIN_PASSER_FRAMES = 2
+MAX_PENDING_PASSERS = 100_000
 
 
 @dataclass
@@ -66,6 +73,15 @@ class SessionBuilder:
         self.artwork = artwork
         self._new_id = new_id
         self._viewers: dict[int, _Viewer] = {}
+        self._passers_by: list[float] = []
+        #: passers-by counted since start (for the figures; the store keeps them per slot)
+        self.passers_by_total = 0
+
+    def take_passers_by(self) -> list[float]:
+        """The last sightings of the passers-by counted since the previous call: tracks that
+        ended before ``min_dwell_s`` and were seen in at least :data:`MIN_PASSER_FRAMES`."""
+        out, self._passers_by = self._passers_by, []
+        return out
 
     @property
     def open_sessions(self) -> int:
@@ -125,6 +141,12 @@ class SessionBuilder:
                 events.append(SessionEvent("update", self._snapshot(v, "open")))
         for tid in ended:
             v = self._viewers.pop(tid, None)
-            if v is not None and v.session_id is not None:
+            if v is None:
+                continue
+            if v.session_id is not None:
                 events.append(SessionEvent("end", self._snapshot(v, "closed")))
+            elif v.frames >= MIN_PASSER_FRAMES:
+                self.passers_by_total += 1
+                if len(self._passers_by) < MAX_PENDING_PASSERS:  # nobody taking them (replay)
+                    self._passers_by.append(v.last_seen)
         return events

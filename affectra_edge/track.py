@@ -89,6 +89,10 @@ class Tracker:
                 faces.append(TrackedFace(tid, t.box, None, visible=False))
         return faces, ended
 
+    def boxes(self) -> list[Box]:
+        """The last box of every live track, seen in the last frame or coasting."""
+        return [t.box for t in self._tracks.values()]
+
     def flush(self) -> list[int]:
         """End every track (end of stream / shutdown)."""
         ended = list(self._tracks)

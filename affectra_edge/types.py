@@ -167,7 +167,13 @@ class ViewerSession:
         return self.emotions.dominant
 
     def to_json(self) -> dict:
-        """The session's public JSON shape (CLI, API and MQTT share it)."""
+        """The session's public JSON shape (CLI, API and MQTT share it).
+
+        ``valence`` and ``arousal`` came later, as additive fields (``version`` stays 1)."""
+        # imported here: measures needs EMOTIONS from this module
+        from affectra_edge.measures import DIGITS, valence_arousal
+
+        valence, arousal = valence_arousal(self.emotions.probs)
         return {
             "type": "session",
             "version": SCHEMA_VERSION,
@@ -180,6 +186,8 @@ class ViewerSession:
             "frames": self.frames,
             "emotions": self.emotions.as_dict(),
             "dominant": self.dominant,
+            "valence": round(valence, DIGITS),
+            "arousal": round(arousal, DIGITS),
         }
 
 

@@ -2,8 +2,9 @@
 
 Started by ``bench/pipeline.py`` in a fresh process (so peak RSS and start-up are this
 system's alone). Usage: ``_ours_worker.py FRAMES.npy [--threads N] [--model short|full]
-[--min-score S] [--fps F] [--frames-limit N]``; model and min_score default to the product's
-``[detector]`` defaults (``affectra_edge.config.DetectorConfig``).
+[--min-score S] [--fps F] [--frames-limit N] [--schedule every_frame|adaptive]``; model,
+min_score and schedule default to the product's ``[detector]`` defaults
+(``affectra_edge.config.DetectorConfig``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-score", type=float, default=None)
     ap.add_argument("--fps", type=float, default=25.0, help="clip frame rate (for timestamps)")
     ap.add_argument("--frames-limit", type=int, default=0)
+    ap.add_argument("--schedule", default=None, choices=["every_frame", "adaptive"])
     args = ap.parse_args(argv)
 
     # Imports are part of start-up, as they are for the peers.
@@ -40,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         det = dataclasses.replace(det, model=args.model)
     if args.min_score is not None:
         det = dataclasses.replace(det, min_score=args.min_score)
+    if args.schedule is not None:
+        det = dataclasses.replace(det, schedule=args.schedule)
     cfg = cfg.replace(
         detector=det, classifier=dataclasses.replace(cfg.classifier, num_threads=args.threads)
     )
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             first,
             {
                 "version": __version__,
-                "detector": f"blazeface {det.model} min_score {det.min_score}",
+                "detector": f"blazeface {det.model} min_score {det.min_score} {det.schedule}",
                 "threads": args.threads,
                 "sessions": sessions,
             },

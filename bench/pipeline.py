@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Speed, memory and start-up of this project's pipeline, optionally side by side with peers.
 
-    bench/pipeline.py CLIP [--vs-peers] [--frames N] [--threads N] [--repeat R] [--json]
+    bench/pipeline.py CLIP [--vs-peers] [--frames N] [--threads N] [--repeat R]
+                           [--schedule every_frame|adaptive|both] [--json]
 
 The clip is decoded once (OpenCV), resized to 640 px wide (1920×1080 → 640×360, 320×240 →
 640×480), and saved as a temporary .npy outside the repo (deleted at the end). Every system then
@@ -14,6 +15,7 @@ load) are its own:
   product defaults (``affectra_edge.config.Config()``; ``--model`` picks the BlazeFace variant,
   ``both`` runs each as its own system, the default one marked "(default)"), stages
   detect/classify/track from ``FrameResult.stage_ms``; decode is measured here, once.
+  ``--schedule`` picks ``[detector] schedule`` (``both``: each as its own system).
 - ``fer`` (``--vs-peers``): ``FER(mtcnn=False).detect_emotions`` in bench/peers/.venvs/fer.
 - ``deepface`` (``--vs-peers``): ``DeepFace.analyze(..., detector_backend="opencv")`` in
   bench/peers/.venvs/deepface, with RANDOM weights: speed only.
@@ -147,25 +149,37 @@ def recall_vs_reference(boxes: list[list[list[float]]], refs: list[np.ndarray]) 
 
 
 # --------------------------------------------------------------------------- systems ----
-def our_name(model: str, both: bool) -> str:
+def our_name(model: str, both: bool, schedule: str = DEFAULT_DETECTOR.schedule) -> str:
     """System label for this project with BlazeFace ``model``.
 
     Plain "affectra-edge" when only the product default runs; with ``--model both`` each label
-    names its model and the product default is marked "(default)".
+    names its model and the product default is marked "(default)". A schedule other than the
+    default is named too.
     """
     default = model == DEFAULT_DETECTOR.model
+    sched = "" if schedule == DEFAULT_DETECTOR.schedule else f" {schedule}"
     if not both:
-        return "affectra-edge" if default else f"affectra-edge {model}"
-    return f"affectra-edge {model}" + (" (default)" if default else "")
+        return ("affectra-edge" if default else f"affectra-edge {model}") + sched
+    return f"affectra-edge {model}{sched}" + (" (default)" if default and not sched else "")
 
 
-def systems(vs_peers: bool, model: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+def systems(
+    vs_peers: bool, model: str, schedule: str = "default"
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """name → argv prefix (frames path appended), and name → why it is unavailable."""
     ours = [sys.executable, str(common.BENCH_DIR / "_ours_worker.py")]
     models = [model] if model != "both" else ["short", "full"]
     # The product default first; each model runs with the default min_score.
     models.sort(key=lambda m: m != DEFAULT_DETECTOR.model)
-    cmds = {our_name(m, model == "both"): [*ours, "--model", m] for m in models}
+    schedules = {
+        "default": [DEFAULT_DETECTOR.schedule],
+        "both": ["every_frame", "adaptive"],
+    }.get(schedule, [schedule])
+    cmds = {
+        our_name(m, model == "both", s): [*ours, "--model", m, "--schedule", s]
+        for m in models
+        for s in schedules
+    }
     missing: dict[str, str] = {}
     if vs_peers:
         for name in ("fer", "deepface"):
@@ -208,7 +222,7 @@ def median_run(runs: list[dict]) -> dict:
 
 def bench(args: argparse.Namespace) -> dict:
     frames, refs, info = decode(args.clip, args.frames)
-    cmds, missing = systems(args.vs_peers, args.model)
+    cmds, missing = systems(args.vs_peers, args.model, args.schedule)
     tmp = Path(tempfile.mkdtemp(prefix="affectra-bench-"))
     # One face crop and one 128-px detector input gain nothing from more TFLite threads (see
     # PRODUCT.md), so ours keeps the product default of 1 unless --threads says otherwise.
@@ -296,8 +310,13 @@ def print_report(out: dict) -> None:
                     continue
                 for name, r in per_sys.items():
                     if not name.startswith("affectra-edge") and r["fps"] > 0:
+                        # Both decode the same clip the same way: with decode counted, each
+                        # frame costs its processing plus the decode measured above.
+                        dec = c["decode_ms"]["mean"]
+                        with_dec = (1000.0 / r["fps"] + dec) / (1000.0 / ours["fps"] + dec)
                         print(
                             f"ratio {oname} / {name}: {ours['fps'] / r['fps']:.1f}x fps, "
+                            f"{with_dec:.1f}x with decode, "
                             f"{ours['peak_rss_mb'] / r['peak_rss_mb']:.2f}x peak RSS, "
                             f"recall~ {ours['recall_vs_reference']:.2f} vs "
                             f"{r['recall_vs_reference']:.2f}"
@@ -323,6 +342,13 @@ def main(argv: list[str] | None = None) -> int:
         choices=["short", "full", "both"],
         help="BlazeFace model for this project (both: run each as its own system; default: "
         f"the product default, {DEFAULT_DETECTOR.model!r})",
+    )
+    ap.add_argument(
+        "--schedule",
+        default="default",
+        choices=["default", "every_frame", "adaptive", "both"],
+        help="[detector] schedule for this project (both: run each as its own system; "
+        f"default: the product default, {DEFAULT_DETECTOR.schedule!r})",
     )
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)

@@ -76,6 +76,14 @@ def queries(store: Store, now: float) -> dict[str, Callable[[], object]]:
         "summary all-time": lambda: store.summary(0, now + 1),
         "hourly buckets 24 h": lambda: store.buckets(now - 86400, now, "hour", tz),
         "daily buckets 30 d": lambda: store.buckets(today - 29 * 86400, now, "day", tz),
+        # /api/stats and its CSV, not the dashboard: the same buckets with each one's exact
+        # median dwell (reads the range's rows, up to queries.BUCKET_MEDIAN_MAX)
+        "api hourly 24h+median": lambda: store.buckets(now - 86400, now, "hour", tz, medians=True),
+        "api daily 30d+median": lambda: store.buckets(
+            today - 29 * 86400, now, "day", tz, medians=True
+        ),
+        "dwell bands today": lambda: store.dwell_histogram(today, now),
+        "dwell bands all-time": lambda: store.dwell_histogram(0, now + 1),
         "recent sessions page": lambda: store.recent_sessions(50, 0),
         "count": store.count_sessions,
         "viewers now": store.viewers_now,
@@ -223,8 +231,8 @@ def main() -> int:
             ratio = q["p50"] / p["p50"] if p["p50"] > 0 else float("nan")
             line += f" {p['p50']:>11.2f} {p['max']:>8.2f} {ratio:>6.2f}"
         print(line)
-    worst = max(q["max"] for q in enc.values())
-    print(f"slowest SQLCipher query (max over runs): {worst:.1f} ms (goal ≤ 50 ms)")
+    worst = max(q["max"] for name, q in enc.items() if not name.startswith("api "))
+    print(f"slowest SQLCipher dashboard query (max over runs): {worst:.1f} ms (goal ≤ 50 ms)")
     return 0
 
 

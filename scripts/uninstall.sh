@@ -49,8 +49,13 @@ run rm -f "$(R $UNIT)"
 system systemctl daemon-reload
 system systemctl reset-failed affectra-edge.service
 
-say "removing the software (/opt/affectra-edge)"
+say "removing the software (/opt/affectra-edge, /usr/local/bin/affectra-edge)"
 run rm -rf "$(R /opt/affectra-edge)"
+# only the installer's link, never an affectra-edge that something else put there
+if [ -L "$(R /usr/local/bin/affectra-edge)" ] &&
+    [ "$(readlink "$(R /usr/local/bin/affectra-edge)")" = ../../../opt/affectra-edge/venv/bin/affectra-edge ]; then
+    run rm -f "$(R /usr/local/bin/affectra-edge)"
+fi
 
 if [ "$PURGE" -eq 1 ]; then
     say "purging configuration, keys and data"

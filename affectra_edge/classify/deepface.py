@@ -39,7 +39,7 @@ WEIGHT_SOURCE = (
 )
 INSTALL_HINT = (
     "pip install 'affectra-edge[deepface]' && pip install --no-deps -r "
-    "scripts/requirements-deepface.txt  (or: make setup)"
+    "scripts/requirements-deepface.txt  (or: make test-setup)"
 )
 #: DeepFace's graph: grayscale 48×48 channels-last in, 7 class scores out.
 INPUT_SHAPE = (48, 48, 1)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from affectra_edge.commands import add_config_argument, load
 from affectra_edge.errors import StoreError, UsageError
+
+if TYPE_CHECKING:
+    from affectra_edge.store.store import Store
 
 NAME = "db"
 HELP = "check the session database, clear it or apply retention now"
@@ -30,26 +34,15 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load(args)
     if args.action == "check":
-        store = open_store(cfg.storage, readonly=True)
-        try:
-            integrity = store.integrity_check()
-            doc = {
-                "path": str(store.path),
-                "schema_version": store.schema_version(),
-                "integrity": integrity,
-                "sessions": store.count_sessions(),
-                "open_sessions": store.viewers_now(),
-                "outbox_depth": store.outbox_depth(),
-            }
-        finally:
-            store.close()
+        doc = _check(open_store(cfg.storage, readonly=True))
+        integrity = doc["integrity"]
         if args.json:
             print(json.dumps(doc))
         else:
             for k, v in doc.items():
                 print(f"{k}: {'; '.join(v) if isinstance(v, list) else v}")
         if integrity != ["ok"]:
-            raise StoreError(f"{doc['path']}: integrity check failed")
+            raise StoreError(f"{doc['path']}: integrity check failed: the database is damaged")
         return 0
     if args.action == "clear" and not args.yes:
         raise UsageError("db clear deletes every session: add --yes to confirm")
@@ -69,3 +62,27 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def _check(store: Store) -> dict[str, Any]:
+    """The check's figures. A damaged page makes SQLite raise instead of answering: that is
+    reported as the integrity result (exit 4 with the reason), and the counts it kept from
+    being read are null."""
+    from affectra_edge.store.db import DatabaseError
+
+    doc: dict[str, Any] = {"path": str(store.path)}
+    try:
+        for key, read in (
+            ("schema_version", store.schema_version),
+            ("integrity", store.integrity_check),
+            ("sessions", store.count_sessions),
+            ("open_sessions", store.viewers_now),
+            ("outbox_depth", store.outbox_depth),
+        ):
+            try:
+                doc[key] = read()
+            except DatabaseError as exc:
+                doc[key] = [f"{exc}"] if key == "integrity" else None
+    finally:
+        store.close()
+    return doc

@@ -13,10 +13,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from affectra_edge.models import MODELS, locate, verify_all
+    from affectra_edge.models import MODELS, absent_test_file, locate, verify_all
 
     if args.action == "list":
         for key, m in MODELS.items():
+            if absent_test_file(m):
+                continue
             print(f"{key:12} {m.sha256[:16]}…  {locate(key)}  ({m.what})")
         return 0
     for key, path in verify_all():

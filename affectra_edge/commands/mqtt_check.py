@@ -1,9 +1,11 @@
 """``affectra-edge mqtt-check --config FILE``: connect to the configured broker once, report
 what happened (connected, credentials refused, TLS problem, unreachable) and exit.
 
-It uses its own client id (``<client id>-check``), publishes nothing and sets no last will, so
-it is safe to run next to the daemon: it neither kicks the daemon's connection off nor touches
-its retained status. It also shows the device's retained ``status`` as the broker has it.
+It uses its own client id (``<client id>-check``), publishes nothing (not even to a test
+topic: a broker with strict ACLs sees only a connection and two subscriptions to the device's
+own topics) and sets no last will, so it is safe to run next to the daemon: it neither kicks
+the daemon's connection off nor touches its retained state. It also shows the device's
+retained ``status`` and ``summary`` as the broker has them.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
         AUTH_REASONS,
         configure_client,
         describe_connect_error,
+        describe_refusal,
         make_client,
+        no_connack_message,
         read_password,
     )
     from affectra_edge.publish.payloads import Topics
@@ -48,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
     broker = f"{'mqtts' if m.tls else 'mqtt'}://{m.host}:{m.port}"
     outcome: dict = {}
     done = threading.Event()
-    marker = f"{topics.prefix}/check/{client_id}"
+    socket_open = threading.Event()
     status: dict = {}
     status_done = threading.Event()
+    barrier: dict = {}
 
     client = make_client(m, client_id)
     configure_client(client, m, password=read_password(m))
@@ -59,12 +64,12 @@ def run(args: argparse.Namespace) -> int:
     def on_connect(c, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
             kind = "auth_failed" if reason_code.value in AUTH_REASONS else "error"
-            outcome.update(state=kind, error=f"broker refused the connection: {reason_code}")
+            outcome.update(state=kind, error=describe_refusal(reason_code))
             done.set()
             return
         outcome.update(state="connected", error=None)
         done.set()
-        c.subscribe([(topics.status, 1), (marker, 0)])
+        c.subscribe([(topics.status, 1), (topics.summary, 1)])
 
     def on_connect_fail(c, userdata):
         state, msg = describe_connect_error(sys.exc_info()[1])
@@ -72,19 +77,23 @@ def run(args: argparse.Namespace) -> int:
         done.set()
 
     def on_subscribe(c, userdata, mid, reason_codes, properties):
-        # Retained messages follow the SUBACK; our marker comes after them.
-        c.publish(marker, b"", qos=0)
+        # The broker sends a subscription's retained messages right after its SUBACK, so the
+        # SUBACK of a second subscription, asked for now, comes after them: a barrier that
+        # needs no publish.
+        if "mid" not in barrier:
+            barrier["mid"] = c.subscribe(topics.viewers, 0)[1]
+        elif mid == barrier["mid"]:
+            status_done.set()
 
     def on_message(c, userdata, msg):
-        if msg.topic == topics.status and msg.retain:
-            status["value"] = msg.payload.decode(errors="replace")
-        elif msg.topic == marker:
-            status_done.set()
+        if msg.retain and msg.topic in (topics.status, topics.summary):
+            status[msg.topic] = msg.payload.decode(errors="replace")
 
     client.on_connect = on_connect
     client.on_connect_fail = on_connect_fail
     client.on_subscribe = on_subscribe
     client.on_message = on_message
+    client.on_socket_open = lambda c, userdata, sock: socket_open.set()
     print(
         f"{broker}: connecting as {client_id!r} (MQTT {m.protocol}, TLS {'on' if m.tls else 'off'}, "
         f"user {m.username or '(none)'})",
@@ -97,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
     client.loop_start()
     try:
         if not done.wait(args.timeout):
-            outcome.update(state="disconnected", error=f"no answer within {args.timeout:g} s")
+            if socket_open.is_set():
+                outcome.update(state="disconnected", error=no_connack_message(args.timeout))
+            else:
+                outcome.update(state="disconnected", error=f"no answer within {args.timeout:g} s")
         if outcome.get("state") == "connected":
             status_done.wait(max(0.5, args.timeout - (time.monotonic() - t0)))
     finally:
@@ -106,7 +118,20 @@ def run(args: argparse.Namespace) -> int:
     state = outcome.get("state")
     if state == "connected":
         print(f"{broker}: connected", flush=True)
-        print(f"{topics.status}: {status.get('value', '(no retained status)')}", flush=True)
+        print(f"{topics.status}: {status.get(topics.status, '(no retained status)')}", flush=True)
+        print(f"{topics.summary}: {_describe_summary(status.get(topics.summary))}", flush=True)
         return 0
     print(f"{broker}: {state}: {outcome.get('error')}", file=sys.stderr, flush=True)
     return 1
+
+
+def _describe_summary(text: str | None) -> str:
+    import json
+
+    if not text:
+        return "(no retained summary)"
+    try:
+        doc = json.loads(text)
+        return f"{doc['timestamp']}, {doc['visitors_today']} visitor(s) on {doc.get('date', '?')}"
+    except (ValueError, KeyError, TypeError):
+        return f"(not an affectra summary: {text[:60]!r})"

@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         "fps": round(frames / seconds, 2) if seconds > 0 else 0.0,
         "faces": faces,
         "sessions": sessions,
+        # faces seen for less than min_dwell_s, each once (attraction power: docs/measures.md)
+        "passers_by": app.pipeline.sessions.passers_by_total,
         "corrupt": source.counters.corrupt,
     }
     if args.json:
@@ -81,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"{frames} frames in {seconds:.2f} s ({summary['fps']} fps), {faces} face detections, "
-            f"{sessions} sessions"
+            f"{sessions} sessions, {summary['passers_by']} passers-by"
         )
     return 0

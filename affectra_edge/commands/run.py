@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from affectra_edge.commands._runtime import serve
     from affectra_edge.config import load_config
     from affectra_edge.logs import configure, set_context
+    from affectra_edge.memory import limit_allocator_retention
     from affectra_edge.preflight import require_runnable
 
     cfg = load_config(args.config)
@@ -36,5 +37,7 @@ def run(args: argparse.Namespace) -> int:
     set_context(DEVICE_ID=cfg.device.id, AFFECTRA_VERSION=__version__)
     # What check-config (ExecStartPre) refuses is refused here too, before anything starts.
     require_runnable(cfg)
+    # before any thread allocates: web workers must not each keep a login's 16 MiB
+    limit_allocator_retention()
     app = Appliance.from_config(cfg)
     return serve(app, duration=args.duration)

@@ -1,11 +1,17 @@
 """The MQTT publisher: sessions from the store's outbox (at least once, in order), the retained
-status and summary, and Home Assistant discovery.
+status, summary and viewer count, viewer arrival/departure events, and Home Assistant
+discovery.
 
 Threads: paho's network loop (``loop_start``) runs the callbacks; one sender thread of ours
 reads the outbox, publishes, acknowledges to the store and refreshes the summary. The store
 wakes the sender after each commit that added outbox rows (:meth:`Store.on_outbox`). Nothing
-here is ever called from the pipeline except :meth:`MqttPublisher.summary_changed`, which only
-sets an event, so a dead broker can never slow the pipeline down.
+here is ever called from the pipeline except :meth:`MqttPublisher.session_event`, which only
+queues and sets an event, so a dead broker can never slow the pipeline down.
+
+Cadence (docs/mqtt.md): the summary every ``summary_interval_s`` and about a second after a
+session ends, never on a mere change of the viewer count (that has its own retained topic,
+at most once a second); discovery at most once per :data:`DISCOVERY_MIN_INTERVAL_S`, however
+often Home Assistant announces itself.
 
 Delivery: an outbox row is handed to paho while connected, at most ``WINDOW`` at a time, and
 deleted from the store only when paho's ``on_publish`` reports the broker's PUBACK for its
@@ -18,10 +24,12 @@ twice and must de-duplicate by ``session_id``; it never misses one.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -32,16 +40,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from affectra_edge.config import DeviceConfig, MqttConfig
 from affectra_edge.metrics import Registry
-from affectra_edge.publish.discovery import discovery_configs
+from affectra_edge.publish.discovery import DeviceInfo, discovery_configs
 from affectra_edge.publish.payloads import (
     STATUS_OFFLINE,
     STATUS_ONLINE,
     Topics,
     dumps,
+    event_payload,
     summary_payload,
+    viewers_payload,
 )
 from affectra_edge.secrets import read_secret
 from affectra_edge.store.outbox import OutboxItem, register_depth_gauge
+from affectra_edge.types import SessionEvent, iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +60,13 @@ logger = logging.getLogger(__name__)
 WINDOW = 20
 #: at most one summary per this many seconds when sessions end in a burst
 SUMMARY_DEBOUNCE_S = 1.0
+#: at most one retained viewer count per this many seconds (the event topic is immediate)
+VIEWERS_DEBOUNCE_S = 1.0
+#: Home Assistant re-discovery at most this often (one HA restart announces itself once; a
+#: looping or hostile client must not turn each "online" into 18 retained publishes)
+DISCOVERY_MIN_INTERVAL_S = 30.0
+#: arrival/departure events waiting for the sender; beyond this the oldest are dropped
+EVENT_QUEUE = 1000
 #: CONNACK reason codes that mean "your credentials are not accepted" (v3 rc 4/5 map here)
 AUTH_REASONS = {0x86, 0x87, 0x8C}  # bad user name or password, not authorized, bad auth method
 
@@ -105,7 +123,26 @@ def describe_connect_error(exc: BaseException | None) -> tuple[str, str]:
         return "disconnected", "connection refused (is the broker running?)"
     if isinstance(exc, TimeoutError):
         return "disconnected", "connection timed out"
+    if isinstance(exc, socket.gaierror):
+        return "disconnected", f"cannot resolve the broker's host name ({exc.strerror})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return "disconnected", f"cannot reach the broker: {exc.strerror}"
     return "disconnected", f"{type(exc).__name__}: {exc}"
+
+
+def describe_refusal(reason_code: ReasonCode) -> str:
+    """A CONNACK refusal in words (paho says "Unspecified error" for MQTT 5's 0x80)."""
+    text = str(reason_code)
+    if reason_code.value == 0x80:
+        text = "unspecified error (0x80): see the broker's log"
+    return f"broker refused the connection: {text}"
+
+
+def no_connack_message(keepalive_s: float) -> str:
+    return (
+        f"the broker accepted the TCP connection but sent no CONNACK within {keepalive_s:g} s "
+        "(not an MQTT listener, a TLS port without tls = true, or an overloaded broker)"
+    )
 
 
 class OutboxStore(Protocol):
@@ -131,9 +168,11 @@ class MqttPublisher:
         registry: Registry,
         summary_fn: Callable[[], Mapping[str, Any]],
         topic_prefix: str,
+        configuration_url: str | None = None,
     ):
         self.cfg = mqtt_cfg
         self.device = device
+        self.device_info = DeviceInfo(device.id, device.name, configuration_url)
         self.store = store
         self.summary_fn = summary_fn
         self.topics = Topics(topic_prefix.rstrip("/"), mqtt_cfg.discovery_prefix.rstrip("/"))
@@ -146,6 +185,8 @@ class MqttPublisher:
         self._connected = False
         self._ever_connected = False
         self._sent = 0
+        #: when the broker last acknowledged a message of any kind (the staff UI shows it)
+        self._last_ack_at: float | None = None
         self._reconnects = 0
         # message id → (kind, outbox id or None); ids acked by on_publish before the
         # publishing thread recorded them land in _early (paho calls on_publish under its
@@ -161,16 +202,24 @@ class MqttPublisher:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._need_discovery = False
+        self._last_discovery = float("-inf")
+        self._ha_announced = 0
         self._need_summary = False
         self._summary_dirty = False
         self._next_summary = 0.0
         self._last_summary = 0.0
+        self._viewers = 0
+        self._viewers_sent: int | None = None
+        self._last_viewers = 0.0
+        self._events: deque[tuple[str, dict, int, float]] = deque(maxlen=EVENT_QUEUE)
         self._sender: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
         r = registry
         self._m_connected = r.gauge("mqtt_connected", "1 while connected to the MQTT broker")
-        self._m_sent = r.counter("mqtt_messages_sent_total", "MQTT messages acknowledged")
+        self._m_sent = r.counter(
+            "mqtt_messages_sent_total", "MQTT messages acknowledged", labels=("kind",)
+        )
         self._m_reconnects = r.counter("mqtt_reconnects_total", "MQTT reconnections")
         register_depth_gauge(r, self._depth)
         self._m_rejected = r.counter(
@@ -209,6 +258,7 @@ class MqttPublisher:
                 "outbox_dropped": dropped,
                 "in_flight": self._inflight,
                 "sent": self._sent,
+                "last_sent_at": None if self._last_ack_at is None else iso_utc(self._last_ack_at),
                 "rejected": self._rejected,
                 "reconnects": self._reconnects,
             }
@@ -216,6 +266,21 @@ class MqttPublisher:
     def summary_changed(self) -> None:
         """Refresh the retained summary soon (debounced); safe and instant from any thread."""
         self._summary_dirty = True
+        self._wake.set()
+
+    def session_event(self, event: SessionEvent, viewers_now: int) -> None:
+        """A session started (a viewer arrived) or ended (left): queue the event message,
+        refresh the viewer count and, after an end, the summary. Instant; any thread."""
+        if event.kind == "update":
+            return
+        self._viewers = max(0, int(viewers_now))
+        if self._connected:
+            # An arrival announced minutes late would switch the lights on for nobody:
+            # events are for now, so none are kept for a later connection.
+            kind = "arrived" if event.kind == "start" else "left"
+            self._events.append((kind, event.session.to_json(), self._viewers, time.time()))
+        if event.kind == "end":
+            self._summary_dirty = True
         self._wake.set()
 
     def start(self) -> None:
@@ -248,6 +313,12 @@ class MqttPublisher:
             self._unsubscribe()
             self._unsubscribe = None
         if self._connected:
+            # Leave the retained state true for a stopped box: departures already queued go
+            # out, nobody is viewing, and nothing is being analysed.
+            self._send_events()
+            self._viewers = 0
+            self._send_viewers(force=True)
+            self._send_summary(force=True, final=True)
             info = self.client.publish(self.topics.status, STATUS_OFFLINE, qos=1, retain=True)
             self._track(info.mid, "status")
             try:
@@ -282,7 +353,7 @@ class MqttPublisher:
                     logger.error("mqtt: %s at %s; retrying with backoff", msg, self.broker)
                 self._set_state("auth_failed", msg)
             else:
-                msg = f"broker refused the connection: {reason_code}"
+                msg = describe_refusal(reason_code)
                 if self._state != "error":
                     logger.error("mqtt: %s (%s)", msg, self.broker)
                 self._set_state("error", msg)
@@ -303,6 +374,7 @@ class MqttPublisher:
             client.subscribe(self.topics.ha_status, qos=1)
         self._need_discovery = self.cfg.discovery
         self._need_summary = True
+        self._viewers_sent = None
         self._wake.set()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
@@ -328,12 +400,23 @@ class MqttPublisher:
         was = self._connected
         self._connected = False
         self._m_connected.set(0)
+        self._events.clear()
         if self._stop.is_set() or self._state in ("auth_failed", "error", "stopped"):
             return
         if was:
             msg = f"connection lost: {reason_code}"
             logger.warning("mqtt: %s; reconnecting with backoff", msg)
             self._set_state("disconnected", msg)
+            return
+        # Never connected on this socket: the broker took the TCP connection and then said
+        # nothing (paho gives up after keepalive_s), or hung up before its CONNACK.
+        if reason_code.value == 0x8D:  # keep alive timeout
+            msg = no_connack_message(self.cfg.keepalive_s)
+        else:
+            msg = f"the broker closed the connection before its CONNACK ({reason_code})"
+        if msg != self._last_error:
+            logger.warning("mqtt: %s at %s; retrying with backoff", msg, self.broker)
+        self._set_state("disconnected", msg)
 
     def _on_publish(
         self,
@@ -352,10 +435,11 @@ class MqttPublisher:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic == self.topics.ha_status and msg.payload.strip() == b"online":
-            # Home Assistant restarted and lost non-retained state: announce ourselves again.
-            logger.info("mqtt: Home Assistant is online, re-sending discovery")
+            # Home Assistant restarted: announce ourselves again, coalesced in _send_discovery
+            # (and logged there, once per re-send rather than once per message).
+            with self._lock:
+                self._ha_announced += 1
             self._need_discovery = True
-            self._need_summary = True
             self._wake.set()
 
     # ---- bookkeeping -----------------------------------------------------------------------
@@ -387,6 +471,8 @@ class MqttPublisher:
         else:
             self._m_sent.inc(kind=kind)
         with self._lock:
+            if not refused:
+                self._last_ack_at = time.time()
             if outbox_id is not None:
                 self._inflight -= 1
                 # A refused row is dropped too: re-sending it would block every later
@@ -418,18 +504,27 @@ class MqttPublisher:
                 self._flush_acks()
                 if self._connected:
                     self._send_discovery()
+                    self._send_events()
+                    self._send_viewers()
                     self._send_summary()
                     self._fill_window()
             except Exception:
                 logger.exception("mqtt: sender step failed; retrying")
                 self._stop.wait(1.0)
-            now = time.monotonic()
-            wait = 1.0
-            if self._connected:
-                wait = min(wait, max(0.05, self._next_summary - now))
-                if self._summary_dirty:
-                    wait = min(wait, max(0.05, self._last_summary + SUMMARY_DEBOUNCE_S - now))
-            self._wake.wait(wait)
+            self._wake.wait(self._next_wait(time.monotonic()))
+
+    def _next_wait(self, now: float) -> float:
+        """Seconds until the next thing falls due (at most 1 s, for the outbox acks)."""
+        if not self._connected:
+            return 1.0
+        due = [self._next_summary]
+        if self._summary_dirty:
+            due.append(self._last_summary + SUMMARY_DEBOUNCE_S)
+        if self._viewers != self._viewers_sent:
+            due.append(self._last_viewers + VIEWERS_DEBOUNCE_S)
+        if self._need_discovery:
+            due.append(self._last_discovery + DISCOVERY_MIN_INTERVAL_S)
+        return min(1.0, max(0.05, min(due) - now))
 
     def _flush_acks(self) -> None:
         with self._lock:
@@ -475,31 +570,72 @@ class MqttPublisher:
             free -= 1
 
     def _send_discovery(self) -> None:
-        if not self._need_discovery:
+        now = time.monotonic()
+        if not self._need_discovery or now < self._last_discovery + DISCOVERY_MIN_INTERVAL_S:
             return
         self._need_discovery = False
+        self._last_discovery = now
+        with self._lock:
+            announced, self._ha_announced = self._ha_announced, 0
         for topic, config in discovery_configs(
-            self.topics, self.device.id, self.device.name, self.device.artwork
+            self.topics, self.device_info, summary_interval_s=self.cfg.summary_interval_s
         ):
             info = self.client.publish(topic, dumps(config), qos=1, retain=True)
             self._track(info.mid, "discovery")
+        if announced:
+            logger.info(
+                "mqtt: Home Assistant announced itself online (%d message(s)); discovery re-sent",
+                announced,
+            )
+            # It restarted and may have missed changes while down: refresh the state too.
+            self._need_summary = True
+            self._viewers_sent = None
         logger.debug("mqtt: discovery configs published under %s", self.topics.discovery_prefix)
 
-    def _send_summary(self) -> None:
+    def _send_events(self) -> None:
+        while self._events and self._connected:
+            kind, session, viewers, ts = self._events.popleft()
+            doc = event_payload(kind, session, viewers, self.device.id, ts)
+            info = self.client.publish(self.topics.event, dumps(doc), qos=max(1, self.cfg.qos))
+            self._track(info.mid, "event")
+
+    def _send_viewers(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        viewers = self._viewers
+        if not force and (
+            viewers == self._viewers_sent or now < self._last_viewers + VIEWERS_DEBOUNCE_S
+        ):
+            return
+        self._viewers_sent = viewers
+        self._last_viewers = now
+        doc = viewers_payload(viewers, self.device.id)
+        info = self.client.publish(self.topics.viewers, dumps(doc), qos=1, retain=True)
+        self._track(info.mid, "viewers")
+
+    def _send_summary(self, *, force: bool = False, final: bool = False) -> None:
         now = time.monotonic()
         due = now >= self._next_summary
         debounced = self._summary_dirty and now >= self._last_summary + SUMMARY_DEBOUNCE_S
-        if not (self._need_summary or due or debounced):
+        if not (force or self._need_summary or due or debounced):
             return
         self._need_summary = False
         self._summary_dirty = False
         self._last_summary = now
         self._next_summary = now + self.cfg.summary_interval_s
         try:
-            summary = self.summary_fn() or {}
+            summary = dict(self.summary_fn() or {})
         except Exception:
             logger.exception("mqtt: summary function failed; summary not refreshed")
             return
-        doc = summary_payload(summary, self.device.id)
+        if final:
+            # the box stops: no one is being counted and no frame analysed any more
+            summary.update(viewers_now=0, fps=0)
+        doc = summary_payload(
+            summary,
+            self.device.id,
+            room=self.device.name,
+            artwork=self.device.artwork,
+            interval_s=self.cfg.summary_interval_s,
+        )
         info = self.client.publish(self.topics.summary, dumps(doc), qos=1, retain=True)
         self._track(info.mid, "summary")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,16 @@ class Topics:
         return f"{self.prefix}/summary"
 
     @property
+    def viewers(self) -> str:
+        """Retained: how many people are in front of the artwork, on every change."""
+        return f"{self.prefix}/viewers"
+
+    @property
+    def event(self) -> str:
+        """Not retained: a viewer arrived or left (what lighting and audio automate on)."""
+        return f"{self.prefix}/event"
+
+    @property
     def ha_status(self) -> str:
         """Home Assistant announces ``online`` here when it (re)starts."""
         return f"{self.discovery_prefix}/status"
@@ -56,6 +67,22 @@ def _number(value: Any, digits: int | None = None) -> float | int:
     if digits is None:
         return int(v) if v.is_integer() else v
     return round(v, digits)
+
+
+#: today's measures in the summary that may be null (``LiveFigures.summary`` names them)
+MEASURE_FIELDS: tuple[str, ...] = (
+    "median_dwell_s",
+    "attraction_power",
+    "holding_power",
+    "valence",
+    "arousal",
+    "expected_dwell_s",
+)
+
+
+def _number_or_none(value: Any, digits: int) -> float | int | None:
+    """Like :func:`_number`, but null stays null ("nothing to measure yet", not 0)."""
+    return None if value is None else _number(value, digits)
 
 
 def emotion_fractions(distribution: Mapping[str, Any] | None) -> dict[str, float]:
@@ -79,15 +106,66 @@ def emotion_shares_pct(distribution: Mapping[str, Any] | None) -> dict[str, floa
     return {e: round(100.0 * v, 1) for e, v in emotion_fractions(distribution).items()}
 
 
-def summary_payload(summary: Mapping[str, Any], device_id: str, ts: float | None = None) -> dict:
+def local_tz_name() -> str:
+    """The device's time zone as an IANA name (``Europe/Paris``) when it can tell, otherwise
+    the abbreviation (``CET``): ``TZ``, then the ``/etc/localtime`` link, then ``/etc/timezone``."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and not tz.startswith("/"):
+        return tz
+    try:
+        target = os.path.realpath(tz or "/etc/localtime")
+        if "/zoneinfo/" in target:
+            return target.split("/zoneinfo/", 1)[1]
+    except OSError:
+        pass
+    try:
+        with open("/etc/timezone", encoding="utf-8") as f:
+            name = f.read().strip()
+        if name:
+            return name
+    except OSError:
+        pass
+    return time.strftime("%Z")
+
+
+def local_day(ts: float) -> dict[str, Any]:
+    """Which local day "today" is at ``ts``: ``date`` (YYYY-MM-DD), ``tz``, ``utc_offset_s``."""
+    lt = time.localtime(ts)
+    return {
+        "date": time.strftime("%Y-%m-%d", lt),
+        "tz": local_tz_name(),
+        "utc_offset_s": int(lt.tm_gmtoff or 0),
+    }
+
+
+def _text(value: Any) -> str | None:
+    return str(value)[:200] if value else None
+
+
+def summary_payload(
+    summary: Mapping[str, Any],
+    device_id: str,
+    ts: float | None = None,
+    *,
+    room: str = "",
+    artwork: str = "",
+    interval_s: float | None = None,
+) -> dict:
     """The retained ``<prefix>/summary`` document built from ``LiveFigures.summary()``.
 
+    The one place that shapes the summary: a new field is one more line below, plus its entry
+    in ``docs/schemas/summary.schema.json`` (the tests refuse a field the schema lacks).
     The core fields are always present (0 / null when unknown), because Home Assistant value
-    templates point at them; ``emotions`` becomes ``distribution`` and ``shares_pct``.
+    templates and fleet views point at them; ``emotions`` becomes ``distribution`` and
+    ``shares_pct``. ``room`` and ``artwork`` come from ``summary`` when it has them (they can
+    change at run time), otherwise from the arguments.
     """
     ts = time.time() if ts is None else ts
     distribution = summary.get("emotions")
     dominant = summary.get("dominant")
+    day = local_day(ts)
+    if summary.get("date"):  # the day the figures were counted for, when they say
+        day["date"] = str(summary["date"])[:10]
     payload = {
         "type": "summary",
         "version": SCHEMA_VERSION,
@@ -100,12 +178,65 @@ def summary_payload(summary: Mapping[str, Any], device_id: str, ts: float | None
         "shares_pct": emotion_shares_pct(distribution),
         "viewers_now": int(_number(summary.get("viewers_now"))),
         "fps": _number(summary.get("fps"), 2),
+        # added in version 1 (additive): which day "today" is, and who is speaking, so a
+        # fleet view can be built from the retained summaries alone
+        **day,
+        "room": _text(summary.get("room") or room),
+        "artwork": _text(summary.get("artwork") or artwork),
+        "interval_s": _number(interval_s) if interval_s else None,
+        # added in version 1 (additive): the visitor-studies measures (docs/measures.md),
+        # always present for the Home Assistant sensors, null where there is nothing to measure
+        **{k: _number_or_none(summary.get(k), 4) for k in MEASURE_FIELDS},
+        "passers_by": int(_number(summary.get("passers_by"))),
     }
     # Anything else the appliance reports rides along, without overriding the fields above.
     for k, v in summary.items():
         if k not in payload and k != "emotions":
             payload[k] = v
     return payload
+
+
+def viewers_payload(viewers_now: int, device_id: str, ts: float | None = None) -> dict:
+    """The retained ``<prefix>/viewers`` document."""
+    return {
+        "type": "viewers",
+        "version": SCHEMA_VERSION,
+        "device_id": device_id,
+        "timestamp": iso_utc(time.time() if ts is None else ts),
+        "viewers_now": max(0, int(viewers_now)),
+    }
+
+
+#: ``event_type`` values of ``<prefix>/event`` (also the Home Assistant event entity's types)
+EVENT_TYPES = ("arrived", "left")
+
+
+def event_payload(
+    event_type: str,
+    session: Mapping[str, Any],
+    viewers_now: int,
+    device_id: str,
+    ts: float | None = None,
+) -> dict:
+    """One ``<prefix>/event`` message: a viewer ``arrived`` (their session started) or ``left``
+    (it ended). ``session`` is ``ViewerSession.to_json()``."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"event_type must be one of {EVENT_TYPES}, not {event_type!r}")
+    doc: dict[str, Any] = {
+        "type": "event",
+        "version": SCHEMA_VERSION,
+        "event_type": event_type,
+        "device_id": device_id,
+        "timestamp": iso_utc(time.time() if ts is None else ts),
+        "session_id": session.get("session_id"),
+        "artwork": _text(session.get("artwork")),
+        "started_at": session.get("started_at"),
+        "viewers_now": max(0, int(viewers_now)),
+    }
+    if event_type == "left":
+        doc["ended_at"] = session.get("ended_at")
+        doc["duration_s"] = session.get("duration_s")
+    return doc
 
 
 def dumps(doc: dict) -> str:

@@ -1,9 +1,13 @@
-"""The database key: 256 random bits, hex, from a systemd credential or a 0600 key file.
+"""The database key: 256 random bits, hex, from a systemd credential or a private key file.
 
 The key never appears in the TOML. ``$CREDENTIALS_DIRECTORY/db-key`` (``LoadCredential=``)
 wins when present and is never written. Otherwise ``[storage] key_file`` is read, or created
 on the very first start — only when the database does not exist yet, because a new key for an
 existing database would only lock it for good.
+
+On an installed box both read the same file: ``/etc/affectra-edge/db.key`` (root:affectra,
+0640) is the unit's ``db-key`` credential and the default ``key_file`` of the CLI, so
+``export``, ``db`` and ``rekey`` work as root and as the service user alike.
 """
 
 from __future__ import annotations
@@ -61,15 +65,33 @@ def read_key_file(path: str | os.PathLike) -> str:
     return parse_key(text, p)
 
 
-def write_key_file(path: str | os.PathLike, key_hex: str, *, replace: bool = False) -> None:
-    """Write ``key_hex`` to ``path`` with mode 0600, durably and atomically.
+def write_key_file(
+    path: str | os.PathLike,
+    key_hex: str,
+    *,
+    replace: bool = False,
+    like: str | os.PathLike | None = None,
+) -> None:
+    """Write ``key_hex`` to ``path`` (mode 0600 unless ``like``), durably and atomically.
 
     The key goes to a temporary file first (fsync'd) and is then linked into place, so a power
     cut leaves either no key file or a complete one. ``replace=False`` never overwrites: if the
-    file appeared meanwhile, that one wins (``FileExistsError``)."""
+    file appeared meanwhile, that one wins (``FileExistsError``).
+
+    ``like``: an existing key file whose mode (at most 0640) the new one takes, and its owner
+    and group too when run as root. ``rekey`` passes the live key, so the installed layout
+    (root:affectra 0640, see docs/appliance.md) survives a ``sudo affectra-edge rekey``."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_private_file(p, (key_hex + "\n").encode("ascii"), mode=0o600, replace=replace)
+    mode = 0o600
+    if like is not None:
+        try:
+            mode = (stat.S_IMODE(Path(like).stat().st_mode) & 0o640) | 0o600
+        except FileNotFoundError:
+            like = None
+    write_private_file(
+        p, (key_hex + "\n").encode("ascii"), mode=mode, replace=replace, owner_from=like
+    )
 
 
 def load_key(key_file: str | os.PathLike, *, may_create: bool) -> DbKey:
@@ -102,9 +124,11 @@ def _warn_if_readable(p: Path) -> None:
         mode = p.stat().st_mode
     except OSError:
         return
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    # Group read is the installed layout: root:affectra 0640, so that the service user's CLI
+    # finds the same key as the service's credential. Anything more is a leak.
+    if mode & (stat.S_IRWXO | stat.S_IWGRP | stat.S_IXGRP):
         logger.warning(
-            "store: key file %s is accessible to group/others (mode %o); chmod 600 it",
+            "store: key file %s is accessible to others (mode %o); chmod 640 or 600 it",
             p,
             stat.S_IMODE(mode),
         )

@@ -15,6 +15,7 @@ from affectra_edge.errors import StoreError
 from affectra_edge.metrics import Registry
 from affectra_edge.store import schema
 from affectra_edge.store.db import (
+    Connection,
     DatabaseError,
     WriterLock,
     connect,
@@ -139,6 +140,8 @@ def open_database(
             if tables:
                 raise wrong_key_error(path)
         _check_version(path, version, readonly=False)
+        if existed:
+            quick_check(conn, path)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot switch to WAL mode (got {mode})")
@@ -170,6 +173,25 @@ def open_database(
         raise
     store.start()
     return store
+
+
+def quick_check(conn: Connection, path: Path) -> None:
+    """Refuse a damaged database before anything is written to it.
+
+    The key check reads the first page only, so a file with one bad page used to open as
+    "ready", and then every write failed and stayed queued until shutdown dropped them all.
+    ``quick_check`` reads every page (seconds for a year of sessions on a Pi): a damaged file
+    stops the start with exit 4 and is left as it is for ``db check`` and a backup."""
+    try:
+        rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check").fetchall()]
+    except DatabaseError as exc:
+        rows = [str(exc)]
+    if rows != ["ok"]:
+        more = f" (and {len(rows) - 1} more problem(s))" if len(rows) > 1 else ""
+        raise StoreError(
+            f"{path}: the database is damaged: {rows[0]}{more}; nothing was started or "
+            "changed. Keep the file, restore a backup, or move it aside to start a new one"
+        )
 
 
 def _open_readonly(storage: StorageConfig, key_hex: str) -> Store:

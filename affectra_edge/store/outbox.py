@@ -6,6 +6,12 @@ so a message can be delivered twice but never lost. The table is capped (``outbo
 when a broker stays away for months, the oldest undelivered messages go first — the sessions
 themselves stay.
 
+With ``[mqtt] enabled = false`` there is no outbox to speak of: nothing is queued (an install
+that never uses MQTT must not fill 100 000 rows and then log drops), and the rows left from a
+time it was enabled are discarded when the daemon starts (:func:`discard`), so enabling MQTT
+months later publishes only the sessions that end from then on, not a flood of old ones. The
+sessions themselves stay in the database, the API and the CSV export either way.
+
 :class:`Outbox` is the in-memory side: the depth (kept from the counts of each committed
 transaction, not re-counted), the drops, and whom to wake after a commit that added rows.
 """
@@ -61,9 +67,13 @@ class Outbox:
         self._seen = 0
         self._closed = False
         self._listeners: tuple[Callable[[], None], ...] = ()
+        #: False while MQTT is disabled: :meth:`insert` queues nothing
+        self.enabled = True
 
     # ---- in a write transaction (writer thread) --------------------------------------------
     def insert(self, tx: Tx, kind: str, payload: str, now: float) -> None:
+        if not self.enabled:
+            return
         conn = tx.conn
         conn.execute(
             "INSERT INTO outbox(kind, payload, created_at) VALUES (?, ?, ?)", (kind, payload, now)
@@ -157,3 +167,16 @@ def ack(tx: Tx, ids: Sequence[int]) -> None:
 
 def clear(tx: Tx) -> None:
     tx.add(REMOVED, max(0, tx.conn.execute("DELETE FROM outbox").rowcount))
+
+
+def discard(tx: Tx, name: str) -> None:
+    """MQTT is disabled: drop the messages left from when it was not (see the module doc)."""
+    n = max(0, tx.conn.execute("DELETE FROM outbox").rowcount)
+    tx.add(REMOVED, n)
+    if n:
+        logger.info(
+            "store: [mqtt] is disabled: discarded %d undelivered session message(s) from %s; "
+            "the sessions stay in the database",
+            n,
+            name,
+        )

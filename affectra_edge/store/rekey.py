@@ -66,7 +66,15 @@ def rekey_database(storage: StorageConfig, *, new_key_file: str | None = None) -
                 raise StoreError(f"{new_key_file}: the new key is the current key")
             if not key.from_credential:
                 # staged before the database changes: at no moment is the working key unsaved
-                write_key_file(staged, new_hex, replace=True)
+                try:
+                    write_key_file(staged, new_hex, replace=True, like=storage.key_file)
+                except PermissionError:
+                    # the service user on an installed box: the key is root's to replace
+                    raise StoreError(
+                        f"{storage.key_file}: no permission to replace the key in "
+                        f"{staged.parent} (on an installed box: sudo affectra-edge rekey); "
+                        "nothing was changed"
+                    ) from None
             # SQLCipher rewrites every page inside one write transaction of its own (a
             # surrounding BEGIN would not make it undoable), so it is all or nothing.
             conn.execute(f"PRAGMA rekey = \"x'{new_hex}'\"")

@@ -44,6 +44,8 @@ def run(conn: Connection, now: float, limits: Limits) -> int:
     if limits.days > 0:
         cutoff = now - limits.days * DAY_S
         deleted += _delete_oldest(conn, "state = 'closed' AND ended_at < ?", (cutoff,), None)
+        # passers-by go by age only: they are counts, not sessions (max_sessions is not theirs)
+        conn.execute("DELETE FROM passersby WHERE slot < ?", (schema.slot_of(cutoff),))
     if limits.max_sessions > 0:
         total = conn.execute("SELECT COALESCE(SUM(visitors), 0) FROM rollup").fetchone()[0]
         excess = int(total) - limits.max_sessions

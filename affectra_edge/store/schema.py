@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from affectra_edge.measures import sql_valence_arousal
 from affectra_edge.types import EMOTIONS
 
 logger = logging.getLogger(__name__)
@@ -164,6 +165,27 @@ CREATE INDEX sessions_state_ended_dwell ON sessions(state, ended_at, dwell_s);
 """
 
 
+def _v3_sql() -> str:
+    valence, arousal = sql_valence_arousal()
+    return f"""
+ALTER TABLE sessions ADD COLUMN valence REAL NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN arousal REAL NOT NULL DEFAULT 0;
+-- every stored session has its distribution, so every one is back-filled exactly
+UPDATE sessions SET valence = {valence}, arousal = {arousal};
+-- faces seen for less than min_dwell_s, counted per 15-minute slot of their last sighting:
+-- nothing else about them is kept
+CREATE TABLE passersby (
+    slot INTEGER PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+-- when passers-by began to be counted: attraction power is unknown before (see _migrate_v3)
+CREATE TABLE counting_since (
+    what TEXT PRIMARY KEY,
+    since REAL NOT NULL
+)
+"""
+
+
 def _exec_script(conn, sql: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for stmt in sql.split(";"):
@@ -183,6 +205,18 @@ def _migrate_v2(conn) -> None:
     rebuild_rollups(conn, None, None)
 
 
+def _migrate_v3(conn) -> None:
+    _exec_script(conn, _v3_sql())
+    # An upgrade of a database with sessions: they were counted while passers-by were not,
+    # so before now attraction power would read 100 %. A new database counts both from the
+    # start.
+    had_sessions = conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchone() is not None
+    conn.execute(
+        "INSERT INTO counting_since(what, since) VALUES ('passers_by', ?)",
+        (time.time() if had_sessions else 0.0,),
+    )
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -193,6 +227,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions, outbox and settings", _migrate_v1),
     Migration(2, "15-minute roll-ups, daily dwell histogram, covering index", _migrate_v2),
+    Migration(3, "session valence and arousal, passers-by per 15 minutes", _migrate_v3),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from affectra_edge.measures import valence_arousal
 from affectra_edge.store import schema
 from affectra_edge.store.db import Connection, chunks
 from affectra_edge.store.outbox import Outbox
@@ -34,7 +35,7 @@ CLOSED = "closed"
 SESSION_COLS = (
     "session_id, device_id, artwork, track_id, state, started_at, ended_at, dwell_s, frames, "
     + ", ".join(FRACTION_COLUMNS)
-    + ", dominant"
+    + ", dominant, valence, arousal"
 )
 #: one row of :func:`values` plus ``updated_at``
 _INSERT_SESSION = (
@@ -49,7 +50,7 @@ _UPDATE_SESSION = (
 _CHECKPOINT = (
     "UPDATE sessions SET ended_at = ?, dwell_s = ?, frames = ?, "
     + ", ".join(f"{e} = ?" for e in FRACTION_COLUMNS)
-    + ", dominant = ?, updated_at = ? WHERE id = ?"
+    + ", dominant = ?, valence = ?, arousal = ?, updated_at = ? WHERE id = ?"
 )
 
 
@@ -78,6 +79,7 @@ def row_session(row: Sequence[Any]) -> ViewerSession:
 def values(s: ViewerSession, state: str) -> tuple:
     """The ``SESSION_COLS`` of ``s``, cleaned: fractions in [0, 1], ``ended_at ≥ started_at``."""
     fr = [_clean_fraction(v) for v in s.emotions.probs]
+    valence, arousal = valence_arousal(fr)
     started = float(s.started_at)
     ended = max(float(s.ended_at), started)
     return (
@@ -92,6 +94,8 @@ def values(s: ViewerSession, state: str) -> tuple:
         max(0, int(s.frames)),
         *fr,
         EMOTIONS[int(np.argmax(fr))] if any(fr) else s.dominant,
+        valence,
+        arousal,
     )
 
 
@@ -156,6 +160,22 @@ def import_closed(tx: Tx, items: Sequence[ViewerSession]) -> int:
     return len(rows)
 
 
+def count_passers_by(tx: Tx, last_seen: Sequence[float]) -> int:
+    """Count passers-by (faces that left before ``min_dwell_s``) in the 15-minute slots of
+    their last sightings; nothing else about them is stored. Returns how many."""
+    slots: dict[int, int] = {}
+    for ts in last_seen:
+        if math.isfinite(ts):
+            k = schema.slot_of(float(ts))
+            slots[k] = slots.get(k, 0) + 1
+    tx.conn.executemany(
+        "INSERT INTO passersby(slot, n) VALUES (?, ?) "
+        "ON CONFLICT(slot) DO UPDATE SET n = n + excluded.n",
+        list(slots.items()),
+    )
+    return sum(slots.values())
+
+
 def clear_all(tx: Tx) -> int:
     """Delete every session, its roll-ups and its queued message; returns how many sessions
     there were."""
@@ -164,6 +184,9 @@ def clear_all(tx: Tx) -> int:
     c.execute("DELETE FROM sessions")
     c.execute("DELETE FROM rollup")
     c.execute("DELETE FROM dwell_hist")
+    c.execute("DELETE FROM passersby")
+    # nothing counted before now is left: attraction power is known for every range again
+    c.execute("UPDATE counting_since SET since = 0")
     clear_outbox(tx)
     return int(n)
 

@@ -33,12 +33,13 @@ from typing import Any, Literal, TextIO
 
 from affectra_edge.config import StorageConfig
 from affectra_edge.errors import StoreError
+from affectra_edge.measures import with_holding_power
 from affectra_edge.metrics import Registry
 from affectra_edge.store import outbox, queries, retention, schema, sessions_sql, settings_sql
 from affectra_edge.store.db import Connection, ReaderPool, WriterLock
 from affectra_edge.store.outbox import Outbox, OutboxItem
 from affectra_edge.store.schema import DAY_S
-from affectra_edge.store.writer import Writer
+from affectra_edge.store.writer import Backlog, Writer
 from affectra_edge.types import SessionEvent, ViewerSession
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,11 @@ class Store:
             w.on_commit(self._outbox.committed)
             w.on_commit(lambda tx: stored.inc(tx.get(sessions_sql.CLOSED)))
             r.gauge("store_write_queue", "store writes waiting for the writer", fn=w.queued)
+            r.gauge(
+                "store_waiting_for_disk",
+                "1 while store writes fail and are retried (disk full, I/O error)",
+                fn=lambda: float(w.backlog().waiting_for_disk),
+            )
 
     # ---- the opening sequence's last two steps ---------------------------------------------
     def recover(self, min_dwell_s: float) -> None:
@@ -117,6 +123,16 @@ class Store:
             ),
             f"session {event.kind} {event.session.session_id}",
         )
+
+    def count_passers_by(self, last_seen: Sequence[float]) -> None:
+        """Queue passers-by (the last sightings of faces that left before ``min_dwell_s``) to
+        be counted per 15-minute slot; only the counts are stored. Never blocks on I/O."""
+        stamps = [float(t) for t in last_seen]
+        if stamps:
+            self._writable().submit(
+                partial(sessions_sql.count_passers_by, last_seen=stamps),
+                f"passers-by ({len(stamps)})",
+            )
 
     def flush(self, timeout: float | None = None) -> bool:
         """True once everything queued before this call is committed (or failed loudly)."""
@@ -197,6 +213,13 @@ class Store:
         call, since the store opened); otherwise waits up to ``timeout`` for one."""
         return self._outbox.wait(timeout)
 
+    def outbox_off(self) -> None:
+        """``[mqtt] enabled = false``: queue no session messages and discard those left over
+        (:mod:`~affectra_edge.store.outbox` says why)."""
+        self._outbox.enabled = False
+        if self._writer is not None and self._outbox.depth:
+            self._writer.submit(partial(outbox.discard, name=str(self.path)), "outbox discard")
+
     def on_outbox(self, fn: Callable[[], None]) -> Callable[[], None]:
         """Call ``fn()`` after each commit that added outbox rows (on the writer thread: quick,
         and never waiting for the store); returns the function that unsubscribes it."""
@@ -225,15 +248,24 @@ class Store:
         end: float,
         bucket: Literal["hour", "day"],
         tz_offset_s: int = 0,
+        *,
+        medians: bool = False,
     ) -> list[dict]:
         """Per-hour or per-day figures over ``[start, end)``, buckets aligned to local time
-        (``tz_offset_s`` east of UTC); empty buckets are left out."""
+        (``tz_offset_s`` east of UTC); buckets with neither viewers nor passers-by are left out.
+        ``medians``: also each bucket's exact ``median_dwell_s`` (reads the range's rows; null
+        above :data:`~affectra_edge.store.queries.BUCKET_MEDIAN_MAX` sessions)."""
         if bucket not in ("hour", "day"):
             raise ValueError(f"bucket must be 'hour' or 'day', not {bucket!r}")
         size = 3600 if bucket == "hour" else DAY_S
         return self._readers.snapshot(
-            queries.buckets, float(start), float(end), size, int(tz_offset_s)
+            queries.buckets, float(start), float(end), size, int(tz_offset_s), medians
         )
+
+    def dwell_histogram(self, start: float, end: float) -> list[dict[str, Any]]:
+        """Closed sessions per dwell band (under 3 s, 3–10 s, 10–30 s, 30 s and over) with
+        ``start <= ended_at < end``: ``[{"min_s", "max_s", "visitors"}, …]``."""
+        return self._readers.snapshot(queries.dwell_histogram, float(start), float(end))
 
     def export_csv(self, fp: TextIO, start: float | None = None, end: float | None = None) -> int:
         """Closed sessions with ``start <= ended_at < end`` as CSV, oldest first; header first.
@@ -242,6 +274,26 @@ class Store:
         lo = -math.inf if start is None else float(start)
         hi = math.inf if end is None else float(end)
         return self._readers.snapshot(queries.export_csv, fp, lo, hi)
+
+    def write_backlog(self) -> Backlog | None:
+        """What is waiting for the disk (None: read-only)."""
+        return None if self._writer is None else self._writer.backlog()
+
+    def export_measures_csv(
+        self,
+        fp: TextIO,
+        start: float,
+        end: float,
+        bucket: Literal["hour", "day"],
+        tz_offset_s: int,
+        expected_dwell_s: float,
+    ) -> int:
+        """The measures of :meth:`buckets` (with holding power against ``expected_dwell_s``)
+        as CSV, one row a bucket, oldest first; returns how many rows."""
+        rows = self.buckets(start, end, bucket, tz_offset_s, medians=True)
+        return queries.write_measures_csv(
+            fp, (with_holding_power(b, expected_dwell_s) for b in rows)
+        )
 
     def integrity_check(self) -> list[str]:
         """``PRAGMA integrity_check`` rows: ``["ok"]`` when the file is sound."""

@@ -9,6 +9,12 @@ item so one bad item cannot take its neighbours down. On I/O errors (disk full, 
 card) it rolls back, keeps the items queued and retries with back-off; an item is never
 dropped silently. What a transaction changed outside the database (counts read by the commit
 listeners) becomes true only after its COMMIT.
+
+The queue is bounded (``max_queued``): with the disk full for hours it would otherwise grow
+until the daemon is killed, losing everything in it. Beyond the bound a new item is refused,
+counted and logged; :meth:`Writer.backlog` says what is waiting and why, for the status page.
+:meth:`Writer.close` keeps to its timeout even while the disk is full, and names what it could
+not store.
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_BATCH = 512
+#: items waiting for the disk before new ones are refused: hours of a busy gallery's sessions
+#: (a few MB), while a stress run reached 1,262 items in a minute
+MAX_QUEUED = 20_000
 
 
 class Tx:
@@ -79,6 +88,21 @@ class _Op:
 _STOP = object()
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What is waiting for the disk: for ``/api/status`` and the logs."""
+
+    #: items queued for the writer
+    queued: int
+    #: the writer's last transaction failed and is being retried (disk full, I/O error)
+    waiting_for_disk: bool
+    #: wall-clock time of the first failure of the current run of failures
+    failing_since: float | None
+    last_error: str | None
+    #: items refused since the start because the queue was full
+    refused: int
+
+
 def _transient(exc: BaseException) -> bool:
     """Errors worth retrying: the disk, locks, I/O — not bad data in one item."""
     return isinstance(exc, OperationalError) or type(exc) is DatabaseError
@@ -94,6 +118,7 @@ class Writer:
         *,
         errors: Counter,
         periodic: Periodic | None = None,
+        max_queued: int = MAX_QUEUED,
     ):
         self.conn = conn
         #: the database path, for messages
@@ -102,6 +127,11 @@ class Writer:
         self._periodic = periodic
         self._next_periodic = time.monotonic() + periodic.first_after_s if periodic else math.inf
         self._q: queue.Queue = queue.Queue()
+        self._max_queued = max_queued
+        self._refused = 0
+        self._refused_logged = -math.inf
+        self._failing_since: float | None = None
+        self._last_error: str | None = None
         self._abort = threading.Event()
         self._closing = False
         self._listeners: list[Callable[[Tx], None]] = []
@@ -114,6 +144,15 @@ class Writer:
 
     def queued(self) -> int:
         return self._q.qsize()
+
+    def backlog(self) -> Backlog:
+        return Backlog(
+            queued=self._q.qsize(),
+            waiting_for_disk=self._failing_since is not None,
+            failing_since=self._failing_since,
+            last_error=self._last_error,
+            refused=self._refused,
+        )
 
     def run_once(self, fn: Callable[[Tx], T]) -> T:
         """Run ``fn`` in one transaction on the calling thread, before :meth:`start`.
@@ -137,7 +176,13 @@ class Writer:
         self._thread.start()
 
     def submit(self, fn: Callable[[Tx], object], label: str) -> None:
-        """Queue ``fn``; a failure is counted and logged, nobody waits for it."""
+        """Queue ``fn``; a failure is counted and logged, nobody waits for it.
+
+        With ``max_queued`` items already waiting (the disk has been failing for a long
+        time) ``fn`` is refused: counted, logged, and shown by :meth:`backlog`."""
+        if self._q.qsize() >= self._max_queued:
+            self._refuse(label)
+            return
         self._put(fn, label, wait=False, standalone=False)
 
     def call(
@@ -152,6 +197,10 @@ class Writer:
 
         ``standalone``: outside the group transaction, with the bare connection in ``tx.conn``
         (``fn`` manages its own transactions)."""
+        if self._q.qsize() >= self._max_queued:
+            raise StoreError(
+                f"{self.name}: {self._q.qsize()} writes are waiting for the disk; {label} refused"
+            )
         op = self._put(fn, label, wait=True, standalone=standalone)
         assert op.done is not None
         if not op.done.wait(timeout):
@@ -171,15 +220,21 @@ class Writer:
         return op.done.wait(timeout)
 
     def close(self, timeout: float) -> None:
-        """Drain the queue (abandoning it, loudly, if that takes over ``timeout``), stop and
-        close the connection."""
+        """Drain the queue, stop and close the connection, all within about ``timeout``: what
+        cannot be written by then (the disk is full) is abandoned, loudly."""
         if self._thread is not None:
-            if not self.flush(timeout):
+            deadline = time.monotonic() + timeout
+            # most of the time to drain; the rest for the thread to report and stop
+            if not self.flush(timeout * 0.8):
                 logger.error("store: writer did not drain within %.0f s; giving up", timeout)
                 self._abort.set()
             self._closing = True
             self._q.put(_STOP)
-            self._thread.join(timeout)
+            self._thread.join(max(0.5, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                # still inside one SQLite call; it holds the connection, so leave it open
+                logger.error("store: writer still busy at close; not waiting for it")
+                return
         self._closing = True
         try:
             self.conn.close()
@@ -187,6 +242,22 @@ class Writer:
             pass
 
     # ---- the thread ------------------------------------------------------------------------
+    def _refuse(self, label: str) -> None:
+        self._refused += 1
+        self._errors.inc()
+        now = time.monotonic()
+        # at most one line a minute: the refusals come at the rate sessions do
+        if now - self._refused_logged >= 60.0:
+            self._refused_logged = now
+            logger.error(
+                "store: %d writes are waiting for %s (%s); %s not stored (%d refused so far)",
+                self._q.qsize(),
+                self.name,
+                self._last_error or "the writer is behind",
+                label,
+                self._refused,
+            )
+
     def _put(self, fn: Callable[[Tx], Any], label: str, *, wait: bool, standalone: bool) -> _Op:
         if self._closing:
             raise StoreError(f"{self.name}: store is closed")
@@ -269,6 +340,9 @@ class Writer:
                 # unexpected), the items stay queued and are retried: never dropped silently.
                 attempt += 1
                 self._errors.inc()
+                if self._failing_since is None:
+                    self._failing_since = time.time()
+                self._last_error = f"{type(exc).__name__}: {exc}"
                 delay = min(30.0, 0.25 * 2 ** min(attempt, 7))
                 if attempt <= 3 or attempt % 20 == 0:
                     logger.error(
@@ -288,6 +362,7 @@ class Writer:
                 logger.warning(
                     "store: writing to %s works again after %d retries", self.name, attempt
                 )
+            self._failing_since = None
             self._after_commit(tx)
             for op in ops:
                 if op.error is not None:
@@ -332,12 +407,13 @@ class Writer:
                 logger.exception("store: commit listener failed")
 
     def _abandon(self, ops: list[_Op]) -> None:
-        events = sum(1 for op in ops if op.label.startswith("session"))
+        events = [op.label for op in ops if op.label.startswith("session")]
         logger.error(
-            "store: closing with %d write(s) not stored (%d session event(s)); open sessions "
+            "store: closing with %d write(s) not stored (%d session event(s)%s); open sessions "
             "are recovered from their last checkpoint on the next start",
             len(ops),
-            events,
+            len(events),
+            f": {', '.join(events[:5])}{' …' if len(events) > 5 else ''}" if events else "",
         )
         for op in ops:
             op.error = StoreError(f"{self.name}: store closed before {op.label} was written")

@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import bottle
-import numpy as np
 
 from affectra_edge.analysis import faces_json
 from affectra_edge.config import CameraConfig, ConfigError, build_section, field_spec
 from affectra_edge.settings import FIELDS, SettingError, spec
 from affectra_edge.webui.deps import SessionReads, WebDeps
+from affectra_edge.webui.images import Busy, Decoded, DecodeSlots, decode
 from affectra_edge.webui.policy import SMALL_BODY
 from affectra_edge.webui.validate import (
     InvalidInput,
@@ -24,7 +24,6 @@ from affectra_edge.webui.validate import (
     as_field,
     as_text,
     camera_url,
-    decode_image,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,9 +35,11 @@ CONFIRM_WORD = "DELETE"
 
 @dataclass(frozen=True)
 class Uploads:
-    """The ``[web] max_upload_mb`` limit, for the routes that take a picture."""
+    """The ``[web] max_upload_mb`` limit, for the routes that take a picture, and the slots
+    that bound how many of them are decoded at once (one set per app)."""
 
     max_mb: float
+    slots: DecodeSlots = field(default_factory=DecodeSlots, compare=False)
 
     @property
     def max_bytes(self) -> int:
@@ -141,8 +142,9 @@ def clear_data(deps: WebDeps, data: dict[str, Any]) -> dict[str, Any]:
     return {"cleared": True, "sessions_deleted": before}
 
 
-def analyze_upload(deps: WebDeps, uploads: Uploads) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """The uploaded picture and its faces; nothing of the upload is kept."""
+def analyze_upload(deps: WebDeps, uploads: Uploads) -> tuple[Decoded, list[dict[str, Any]]]:
+    """The uploaded picture (decoded within :mod:`~affectra_edge.webui.images`' budget) and
+    its faces, boxes in the decoded picture's pixels; nothing of the upload is kept."""
     max_upload = uploads.max_bytes
     req = bottle.request
     ctype = (req.content_type or "").split(";")[0].strip().lower()
@@ -158,6 +160,18 @@ def analyze_upload(deps: WebDeps, uploads: Uploads) -> tuple[np.ndarray, list[di
         data = req.body.read(max_upload + 1)
     else:
         raise InvalidInput("image", "send multipart/form-data with an 'image' field")
-    img = decode_image(data, max_upload)
-    del data
-    return img, faces_json(deps.analyze(img))
+    try:
+        with uploads.slots:
+            picture = decode(data, max_upload)
+            del data
+            return picture, faces_json(deps.analyze(picture.image))
+    except Busy as exc:
+        raise bottle.HTTPError(503, str(exc), **{"Retry-After": "2"}) from None
+
+
+def full_size_faces(picture: Decoded, faces: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``faces`` with boxes in the uploaded picture's pixels (it may be decoded reduced)."""
+    if picture.scale == 1:
+        return faces
+    k = picture.scale
+    return [{**f, "box": [int(v) * k for v in f["box"]]} for f in faces]

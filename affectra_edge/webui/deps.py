@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
 
 import numpy as np
 
 from affectra_edge.config import CameraConfig
 from affectra_edge.figures import LiveFigures
 from affectra_edge.live import LatestSlot
+from affectra_edge.metrics import Registry
+from affectra_edge.publish.fleet import FleetDevice
 from affectra_edge.settings import RuntimeSettings
 from affectra_edge.types import FaceObservation
+
+if TYPE_CHECKING:
+    from affectra_edge.store.writer import Backlog
 
 #: how the dashboard chart and ``/api/stats`` group sessions
 Bucket = Literal["hour", "day"]
@@ -26,12 +31,29 @@ class SessionReads(Protocol):
     def recent_sessions(self, limit: int = 50, offset: int = 0) -> list[dict]: ...
     def summary(self, start: float, end: float) -> dict[str, Any]: ...
     def buckets(
-        self, start: float, end: float, bucket: Bucket, tz_offset_s: int = 0
+        self,
+        start: float,
+        end: float,
+        bucket: Bucket,
+        tz_offset_s: int = 0,
+        *,
+        medians: bool = False,
     ) -> list[dict]: ...
+    def export_measures_csv(
+        self,
+        fp: TextIO,
+        start: float,
+        end: float,
+        bucket: Bucket,
+        tz_offset_s: int,
+        expected_dwell_s: float,
+    ) -> int: ...
+    def dwell_histogram(self, start: float, end: float) -> list[dict[str, Any]]: ...
     def export_csv(
         self, fp: TextIO, start: float | None = None, end: float | None = None
     ) -> int: ...
     def clear_all(self) -> int: ...
+    def write_backlog(self) -> Backlog | None: ...
 
 
 class CameraControl(Protocol):
@@ -41,6 +63,13 @@ class CameraControl(Protocol):
 
     def status(self) -> dict: ...
     def switch(self, camera: CameraConfig) -> None: ...
+
+
+class FleetReads(Protocol):
+    """The fleet watcher as the museum view sees it (``publish/fleet.py``)."""
+
+    def status(self) -> dict[str, Any]: ...
+    def devices(self, sort: str = "room", descending: bool = False) -> list[FleetDevice]: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +83,11 @@ class WebDeps:
     camera: CameraControl
     #: the newest annotated frame, for the live view
     live: LatestSlot
-    #: the Prometheus text of the metrics registry
-    metrics: Callable[[], str]
+    #: the metrics (``/metrics`` renders them; the web app times its requests into them)
+    registry: Registry
     #: faces and emotions in an uploaded picture
     analyze: Callable[[np.ndarray], list[FaceObservation]]
+    #: every box under the shared MQTT topic root; None when MQTT is off
+    fleet: FleetReads | None = None
+    #: this box's MQTT topic prefix, to mark its own row in the fleet
+    topic_prefix: str = ""

@@ -4,9 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from affectra_edge.publish.fleet import SORT_KEYS as FLEET_SORT_KEYS
 from affectra_edge.types import EMOTIONS
 
 _ERR = {"$ref": "#/components/responses/Error"}
+
+_CIRCUMPLEX_AXIS: dict[str, dict[str, Any]] = {
+    axis: {
+        "type": ["number", "null"],
+        "minimum": -1,
+        "maximum": 1,
+        "description": f"mean {axis} on Russell's circumplex (docs/measures.md); "
+        "null without viewers",
+    }
+    for axis in ("valence", "arousal")
+}
+
+#: the visitor-studies measures of a summary or bucket (definitions: docs/measures.md)
+_MEASURES: dict[str, dict[str, Any]] = {
+    "passers_by": {
+        "type": "integer",
+        "description": "faces seen for less than [sessions] min_dwell_s, counted per 15 minutes",
+    },
+    "attraction_power": {
+        "type": ["number", "null"],
+        "minimum": 0,
+        "maximum": 1,
+        "description": "visitors / (visitors + passers_by); null when nobody passed",
+    },
+    "holding_power": {
+        "type": ["number", "null"],
+        "minimum": 0,
+        "description": "avg_dwell_s / [device] expected_dwell_s; null without visitors",
+    },
+    **_CIRCUMPLEX_AXIS,
+}
 
 
 def _emotions() -> dict[str, Any]:
@@ -17,12 +49,64 @@ def _emotions() -> dict[str, Any]:
     }
 
 
+def _fleet() -> dict[str, Any]:
+    nullable = lambda t: {"type": [t, "null"]}  # noqa: E731
+    device = {
+        "type": "object",
+        "properties": {
+            "device_id": {"type": "string"},
+            "prefix": {"type": "string"},
+            "online": nullable("boolean"),
+            "room": nullable("string"),
+            "artwork": nullable("string"),
+            "last_seen": {**nullable("number"), "description": "epoch s, the device's clock"},
+            "day": nullable("string"),
+            "visitors_today": nullable("integer"),
+            "avg_dwell_s": nullable("number"),
+            "dominant": {"enum": [*EMOTIONS, None]},
+            "viewers_now": nullable("integer"),
+            "stale": {"type": "boolean", "description": "the summary counts an earlier day"},
+            "self": {"type": "boolean", "description": "this device"},
+        },
+        "required": ["device_id", "prefix", "online", "stale", "self"],
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "enabled": {"type": "boolean", "description": "false when MQTT is off"},
+            "reason": {"type": "string"},
+            "root": {"type": "string"},
+            "connected": {"type": "boolean"},
+            "today": {"type": "string"},
+            "sort": {"type": "string"},
+            "order": {"type": "string"},
+            "count": {"type": "integer"},
+            "online": {"type": "integer"},
+            "devices": {"type": "array", "items": device},
+        },
+        "required": ["enabled", "devices", "count"],
+    }
+
+
 def _ok(schema: dict[str, Any], desc: str = "OK", media: str = "application/json") -> dict:
     return {"description": desc, "content": {media: {"schema": schema}}}
 
 
 def _q(name: str, schema: dict[str, Any], desc: str) -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": desc}
+
+
+#: the range and bucketing of /api/stats and /api/stats.csv
+_STATS_PARAMETERS: list[dict[str, Any]] = [
+    _q("from", {"type": "string"}, "start: ISO-8601 or epoch seconds"),
+    _q("to", {"type": "string"}, "end: ISO-8601 or epoch seconds (now)"),
+    _q("bucket", {"type": "string", "enum": ["hour", "day"]}, "bucket size"),
+    _q(
+        "tz",
+        {"type": "integer", "minimum": -50400, "maximum": 50400},
+        "offset of local time from UTC in seconds (bucket edges)",
+    ),
+]
 
 
 def openapi_document(version: str) -> dict[str, Any]:
@@ -55,17 +139,23 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "get": {
                     "summary": "Visitors and emotions over a time range, in hourly or daily buckets",
                     "operationId": "getStats",
-                    "parameters": [
-                        _q("from", {"type": "string"}, "start: ISO-8601 or epoch seconds"),
-                        _q("to", {"type": "string"}, "end: ISO-8601 or epoch seconds (now)"),
-                        _q("bucket", {"type": "string", "enum": ["hour", "day"]}, "bucket size"),
-                        _q(
-                            "tz",
-                            {"type": "integer", "minimum": -50400, "maximum": 50400},
-                            "offset of local time from UTC in seconds (bucket edges)",
-                        ),
-                    ],
+                    "parameters": _STATS_PARAMETERS,
                     "responses": {"200": _ok(ref("Stats")), "400": _ERR, **common, "503": _ERR},
+                }
+            },
+            "/api/stats.csv": {
+                "get": {
+                    "summary": "The measures of /api/stats as CSV, one row a bucket: start, "
+                    "visitors, passers_by, attraction_power, avg_dwell_s, median_dwell_s, "
+                    "holding_power, valence, arousal, dominant (empty: not computable)",
+                    "operationId": "getStatsCsv",
+                    "parameters": _STATS_PARAMETERS,
+                    "responses": {
+                        "200": _ok({"type": "string"}, "CSV file", "text/csv"),
+                        "400": _ERR,
+                        **common,
+                        "503": _ERR,
+                    },
                 }
             },
             "/api/sessions": {
@@ -163,6 +253,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         **common,
                         "411": _ERR,
                         "413": _ERR,
+                        "503": _ERR,
                     },
                 }
             },
@@ -226,6 +317,18 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/fleet": {
+                "get": {
+                    "summary": "Every device under the shared MQTT topic root, from their "
+                    "retained status and summary (the museum view)",
+                    "operationId": "getFleet",
+                    "parameters": [
+                        _q("sort", {"type": "string", "enum": list(FLEET_SORT_KEYS)}, "column"),
+                        _q("order", {"type": "string", "enum": ["asc", "desc"]}, "direction"),
+                    ],
+                    "responses": {"200": _ok(ref("Fleet")), "400": _ERR, **common},
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -277,6 +380,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "properties": {"status": {"type": "string", "enum": ["ok", "stalled"]}},
                 },
                 "Emotions": _emotions(),
+                "Fleet": _fleet(),
                 "Session": {
                     "type": "object",
                     "properties": {
@@ -291,6 +395,8 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "frames": {"type": "integer"},
                         "emotions": ref("Emotions"),
                         "dominant": {"type": "string", "enum": list(EMOTIONS)},
+                        "valence": _CIRCUMPLEX_AXIS["valence"],
+                        "arousal": _CIRCUMPLEX_AXIS["arousal"],
                     },
                 },
                 "Summary": {
@@ -303,6 +409,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "dominant": {"type": ["string", "null"]},
                         "emotions": ref("Emotions"),
                         "viewers_now": {"type": "integer"},
+                        **_MEASURES,
                     },
                 },
                 "Bucket": {
@@ -311,8 +418,14 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "start": {"type": ["number", "string"]},
                         "visitors": {"type": "integer"},
                         "avg_dwell_s": {"type": "number"},
+                        "median_dwell_s": {
+                            "type": ["number", "null"],
+                            "description": "exact median dwell; null when the range holds "
+                            "more than 50 000 sessions (ask for a shorter range)",
+                        },
                         "dominant": {"type": ["string", "null"]},
                         "emotions": ref("Emotions"),
+                        **_MEASURES,
                     },
                 },
                 "Stats": {
@@ -322,9 +435,29 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "to": {"type": "string", "format": "date-time"},
                         "bucket": {"type": "string", "enum": ["hour", "day"]},
                         "tz_offset_s": {"type": "integer"},
+                        "expected_dwell_s": {
+                            "type": "number",
+                            "description": "[device] expected_dwell_s, holding power's divisor",
+                        },
                         "summary": ref("Summary"),
                         "buckets": {"type": "array", "items": ref("Bucket")},
+                        "dwell_histogram": {
+                            "type": "array",
+                            "items": ref("DwellBand"),
+                            "description": "visitors per dwell band over the range: under 3 s, "
+                            "3–10 s, 10–30 s, 30 s and more (whole days from the daily "
+                            "histograms, the bin at a band edge split by its width)",
+                        },
                     },
+                },
+                "DwellBand": {
+                    "type": "object",
+                    "properties": {
+                        "min_s": {"type": "number"},
+                        "max_s": {"type": ["number", "null"], "description": "null: no limit"},
+                        "visitors": {"type": "integer"},
+                    },
+                    "required": ["min_s", "max_s", "visitors"],
                 },
                 "Camera": {
                     "type": "object",
@@ -424,6 +557,17 @@ def openapi_document(version: str) -> dict[str, Any]:
                         "summary": {"type": "object"},
                         "mqtt": {"type": "object"},
                         "storage": {"type": "string", "enum": ["enabled", "disabled"]},
+                        "storage_backlog": {
+                            "description": "writes waiting for the disk (null: no store)",
+                            "type": ["object", "null"],
+                            "properties": {
+                                "queued": {"type": "integer"},
+                                "waiting_for_disk": {"type": "boolean"},
+                                "failing_since": {"type": ["string", "null"]},
+                                "last_error": {"type": ["string", "null"]},
+                                "refused": {"type": "integer"},
+                            },
+                        },
                         "privacy": {"type": "string"},
                     },
                 },
@@ -436,6 +580,7 @@ def openapi_document(version: str) -> dict[str, Any]:
 API_PATHS = (
     "/api/status",
     "/api/stats",
+    "/api/stats.csv",
     "/api/sessions",
     "/api/cameras",
     "/api/settings",
@@ -443,6 +588,7 @@ API_PATHS = (
     "/api/clear",
     "/api/export.csv",
     "/api/events",
+    "/api/fleet",
     "/api/openapi.json",
     "/metrics",
     "/healthz",

@@ -19,21 +19,26 @@ import cv2
 import numpy as np
 
 from affectra_edge.config import field_spec
-from affectra_edge.types import EMOTIONS, Box, Emotions, FrameResult, TrackedFace
+from affectra_edge.types import EMOTIONS, Box, FrameResult
 
 PRIVACY_MODES: tuple[str, ...] = field_spec("web", "privacy").choices
 
-# BGR colours per emotion (colour-blind-friendly palette, also used by the CSS)
+#: BGR colours per emotion: the stylesheet's light-theme palette (Okabe-Ito based, checked for
+#: colour-blind staff in tests/web/test_web_palette.py), so a box matches the page's legend
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "angry": (60, 60, 220),
-    "disgust": (80, 160, 60),
-    "fear": (160, 80, 150),
-    "happy": (40, 190, 240),
-    "sad": (200, 120, 40),
-    "surprise": (200, 200, 60),
-    "neutral": (160, 160, 160),
+    "angry": (0x00, 0x5E, 0xD5),
+    "disgust": (0x73, 0x9E, 0x00),
+    "fear": (0x55, 0x22, 0x88),
+    "happy": (0x42, 0xE4, 0xF0),
+    "sad": (0xB2, 0x72, 0x00),
+    "surprise": (0xE9, 0xB4, 0x56),
+    "neutral": (0xC0, 0xC0, 0xC0),
 }
 assert set(COLOURS) == set(EMOTIONS)
+
+#: the analyzed picture is drawn at about the width it is shown at, so its boxes and numbers
+#: are not scaled down to hairlines and specks
+ANALYSIS_W = 640
 
 
 def placeholder(width: int = 640, height: int = 360, text: str = "Live image disabled") -> bytes:
@@ -116,15 +121,54 @@ def encode(image_bgr: np.ndarray, quality: int = 75) -> bytes:
     return buf.tobytes()
 
 
-def analysis_view(img: np.ndarray, faces: list[dict[str, Any]]) -> dict[str, Any]:
-    """The uploader's own picture with boxes, inline as a data: URL (nothing is stored)."""
-    tracked = tuple(
-        TrackedFace(i + 1, Box(*f["box"]), Emotions(tuple(f["emotions"][e] for e in EMOTIONS)))
-        for i, f in enumerate(faces)
-    )
+def _ink(bgr: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on ``bgr``."""
+    b, g, r = bgr
+    return (20, 20, 20) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else (255, 255, 255)
+
+
+def numbered(img: np.ndarray, boxes: list[tuple[Box, str | None]]) -> np.ndarray:
+    """``img`` at :data:`ANALYSIS_W` (smaller ones as they are) with each box drawn in its
+    emotion's colour and numbered 1, 2, … in a tag the size of body text when shown."""
     h, w = img.shape[:2]
-    shown = annotate(img, FrameResult(0, 0.0, tracked), "full")
-    if w > 800:
-        shown = cv2.resize(shown, (800, max(1, round(h * 800 / w))), interpolation=cv2.INTER_AREA)
+    k = min(1.0, ANALYSIS_W / w)
+    out = cv2.resize(
+        img, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
+    )
+    ow = out.shape[1]
+    # stroke and text relative to the drawn width: the same look for a small or a large upload
+    thick = max(2, round(ow / 200))
+    scale = max(0.5, ow / 550)
+    for n, (box, dominant) in enumerate(boxes, 1):
+        colour = COLOURS.get(dominant or "", (200, 200, 200))
+        x0, y0 = int(box.x * k), int(box.y * k)
+        x1, y1 = int((box.x + box.w) * k), int((box.y + box.h) * k)
+        cv2.rectangle(out, (x0, y0), (x1, y1), colour, thick, cv2.LINE_AA)
+        label = str(n)
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        pad = max(4, thick * 2)
+        tx0 = max(0, min(x0, out.shape[1] - tw - 2 * pad))
+        ty1 = y0 if y0 - th - 2 * pad >= 0 else min(out.shape[0], y1 + th + 2 * pad)
+        cv2.rectangle(out, (tx0, ty1 - th - 2 * pad), (tx0 + tw + 2 * pad, ty1), colour, -1)
+        cv2.putText(
+            out,
+            label,
+            (tx0 + pad, ty1 - pad),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            _ink(colour),
+            thick,
+            cv2.LINE_AA,
+        )
+    return out
+
+
+def analysis_view(img: np.ndarray, faces: list[dict[str, Any]]) -> dict[str, Any]:
+    """The uploader's own picture with numbered boxes (the numbers of the result cards),
+    inline as a data: URL (nothing is stored)."""
+    h, w = img.shape[:2]
+    # numbered as people read a picture: left to right
+    faces = sorted(faces, key=lambda f: (f["box"][0], f["box"][1]))
+    shown = numbered(img, [(Box(*f["box"]), f.get("dominant")) for f in faces])
     data_url = "data:image/jpeg;base64," + base64.b64encode(encode(shown, 85)).decode()
     return {"faces": faces, "image": data_url, "width": w, "height": h}

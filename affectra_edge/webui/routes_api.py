@@ -12,10 +12,11 @@ import bottle
 
 from affectra_edge import __version__
 from affectra_edge.figures import tz_offset
+from affectra_edge.measures import with_holding_power
 from affectra_edge.types import iso_utc
 from affectra_edge.webui import actions
 from affectra_edge.webui.actions import CAMERA_TYPES, Uploads, checked, need_store, payload
-from affectra_edge.webui.deps import BUCKETS, WebDeps
+from affectra_edge.webui.deps import BUCKETS, Bucket, WebDeps
 from affectra_edge.webui.openapi import openapi_document
 from affectra_edge.webui.validate import as_choice, as_int, as_time
 
@@ -30,8 +31,11 @@ def register(app: bottle.Bottle, deps: WebDeps, *, uploads: Uploads) -> None:
 
     @app.get("/metrics", bearer=True)
     def metrics(session):
-        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
-        return deps.metrics()
+        # Prometheus asks for OpenMetrics in Accept; curl and older scrapers get text 0.0.4.
+        body, bottle.response.content_type = deps.registry.exposition(
+            bottle.request.get_header("Accept", "")
+        )
+        return body
 
     @app.get("/api/status")
     def api_status(session):
@@ -88,8 +92,9 @@ def register(app: bottle.Bottle, deps: WebDeps, *, uploads: Uploads) -> None:
 
     @app.post("/api/analyze", max_body=uploads.route_body)
     def api_analyze(session):
-        img, faces = checked(lambda: actions.analyze_upload(deps, uploads))
-        return {"width": int(img.shape[1]), "height": int(img.shape[0]), "faces": faces}
+        picture, faces = checked(lambda: actions.analyze_upload(deps, uploads))
+        faces = actions.full_size_faces(picture, faces)
+        return {"width": picture.width, "height": picture.height, "faces": faces}
 
     @app.post("/api/clear", role="admin")
     def api_clear(session):
@@ -106,6 +111,20 @@ def register(app: bottle.Bottle, deps: WebDeps, *, uploads: Uploads) -> None:
         store.export_csv(buf, start, end)
         day = time.strftime("%Y%m%d", time.localtime(now))
         name = f"affectra-{deps.settings.device.id}-{day}.csv"
+        bottle.response.content_type = "text/csv; charset=utf-8"
+        bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        return buf.getvalue().encode("utf-8")
+
+    @app.get("/api/stats.csv")
+    def api_stats_csv(session):
+        start, end, bucket, tz = _stats_range(deps)
+        store = need_store(deps.store)
+        buf = io.StringIO()
+        store.export_measures_csv(
+            buf, start, end, bucket, tz, deps.settings.device.expected_dwell_s
+        )
+        day = time.strftime("%Y%m%d", time.localtime(time.time()))
+        name = f"affectra-{deps.settings.device.id}-{bucket}ly-measures-{day}.csv"
         bottle.response.content_type = "text/csv; charset=utf-8"
         bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
         return buf.getvalue().encode("utf-8")
@@ -128,11 +147,27 @@ def _status(deps: WebDeps) -> dict[str, Any]:
         "summary": figures.now(),
         "mqtt": figures.mqtt_status(),
         "storage": "enabled" if deps.store is not None else "disabled",
+        "storage_backlog": _backlog(deps),
         "privacy": deps.settings.get("privacy"),
     }
 
 
-def _stats(deps: WebDeps) -> dict[str, Any]:
+def _backlog(deps: WebDeps) -> dict[str, Any] | None:
+    """Writes waiting for the disk: a full or failing disk shows here before data is lost."""
+    b = deps.store.write_backlog() if deps.store is not None else None
+    if b is None:
+        return None
+    return {
+        "queued": b.queued,
+        "waiting_for_disk": b.waiting_for_disk,
+        "failing_since": iso_utc(b.failing_since) if b.failing_since is not None else None,
+        "last_error": b.last_error,
+        "refused": b.refused,
+    }
+
+
+def _stats_range(deps: WebDeps) -> tuple[float, float, Bucket, int]:
+    """``from``, ``to``, ``bucket`` and ``tz`` of a stats request, checked (400 otherwise)."""
     q = bottle.request.query
     now = time.time()
     bucket = checked(lambda: as_choice(q.get("bucket", "hour"), "bucket", BUCKETS))
@@ -147,12 +182,23 @@ def _stats(deps: WebDeps) -> dict[str, Any]:
         raise bottle.HTTPError(
             400, f"from: range too long for bucket={bucket} (max {max_span // 86400} days)"
         )
+    return start, end, bucket, tz
+
+
+def _stats(deps: WebDeps) -> dict[str, Any]:
+    start, end, bucket, tz = _stats_range(deps)
     store = need_store(deps.store)
+    expected = deps.settings.device.expected_dwell_s
     return {
         "from": iso_utc(start),
         "to": iso_utc(end),
         "bucket": bucket,
         "tz_offset_s": tz,
-        "summary": store.summary(start, end),
-        "buckets": list(store.buckets(start, end, bucket, tz_offset_s=tz)),
+        "expected_dwell_s": expected,
+        "summary": with_holding_power(store.summary(start, end), expected),
+        "buckets": [
+            with_holding_power(b, expected)
+            for b in store.buckets(start, end, bucket, tz_offset_s=tz, medians=True)
+        ],
+        "dwell_histogram": store.dwell_histogram(start, end),
     }

@@ -7,14 +7,17 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import bottle
 
 from affectra_edge.figures import local_day_start, tz_offset
 from affectra_edge.settings import FIELDS, spec
-from affectra_edge.webui import actions, charts, render
+from affectra_edge.webui import actions, charts, insights, render
 from affectra_edge.webui.actions import CAMERA_TYPES, CONFIRM_WORD, Uploads, checked, payload
 from affectra_edge.webui.deps import BUCKETS, Bucket, WebDeps
+from affectra_edge.webui.i18n import N_, Locale
+from affectra_edge.webui.images import Decoded
 from affectra_edge.webui.validate import InvalidInput, as_choice
 from affectra_edge.webui.view import View
 
@@ -31,7 +34,8 @@ def register(app: bottle.Bottle, deps: WebDeps, view: View, *, uploads: Uploads)
             resp.set_header("Cache-Control", "public, max-age=300")
         return resp
 
-    def chart(bucket: Bucket) -> str:
+    def chart_buckets(bucket: Bucket) -> tuple[list[dict], int]:
+        """The chart's buckets (empty ones filled in) and the local time offset."""
         now = time.time()
         tz = tz_offset(now)
         if bucket == "hour":
@@ -47,7 +51,11 @@ def register(app: bottle.Bottle, deps: WebDeps, view: View, *, uploads: Uploads)
             except Exception:
                 logger.exception("reading chart buckets failed")
         full = charts.fill_buckets(buckets, start, end, 3600 if bucket == "hour" else 86400)
-        return charts.time_course_svg(full, bucket, tz_offset_s=tz)
+        return full, tz
+
+    def chart(bucket: Bucket, loc: Locale, buckets: tuple[list[dict], int] | None = None) -> str:
+        full, tz = buckets or chart_buckets(bucket)
+        return charts.time_course_svg(full, bucket, loc, tz_offset_s=tz)
 
     def recent(limit: int) -> list[dict]:
         if store is None:
@@ -61,50 +69,76 @@ def register(app: bottle.Bottle, deps: WebDeps, view: View, *, uploads: Uploads)
     @app.get("/", page=True)
     def dashboard(session):
         snap = deps.figures.now()
+        loc = view.locale()
+        hours = chart_buckets("hour")
+        found = deps.figures.cached(("insights",), lambda: insights.compute(store, hours[0]))
         return view.render(
             "dashboard.tpl",
-            title="Dashboard",
+            title=N_("Dashboard"),
             active="dashboard",
             session=session,
             snap=snap,
-            chart=chart("hour"),
-            dist=charts.distribution_svg(snap["emotions"]),
+            chart=chart("hour", loc, hours),
+            legend=charts.legend_html(loc),
+            dist=charts.distribution_html(snap["emotions"], loc),
+            dwell=charts.dwell_html(found.dwell_bands, loc),
+            insights=found,
+            tz_offset=hours[1],
+            mqtt=deps.figures.mqtt_status(),
             recent=recent(10),
             store=store is not None,
+            loc=loc,
         )
 
     @app.get("/chart.svg")
     def chart_svg(session):
         q = bottle.request.query
         bucket = checked(lambda: as_choice(q.get("bucket", "hour"), "bucket", BUCKETS))
+        loc = view.locale()
         bottle.response.content_type = "image/svg+xml"
-        return chart(bucket)
+        return chart(bucket, loc)
+
+    @app.get("/recent.html")
+    def recent_rows(session):
+        """The dashboard's recent-visitors rows, rendered here so they read as on first load
+        (language, durations, legend colours) when the page refreshes them."""
+        return view.render("recent_rows.tpl", recent=recent(10), session=session)
 
     @app.get("/live", page=True)
     def live_page(session):
         return view.render(
             "live.tpl",
-            title="Live view",
+            title=N_("Live view"),
             active="live",
             session=session,
             privacy=deps.settings.get("privacy"),
             camera=deps.camera.status(),
         )
 
+    @app.get("/data/export.csv", role="admin")
+    def export_days(session):
+        """The Data page's date-range form: local days → the API's export of that range."""
+        q = bottle.request.query
+        start, end = checked(lambda: local_days(q.get("from_day", ""), q.get("to_day", "")))
+        params = {k: f"{v:.0f}" for k, v in (("from", start), ("to", end)) if v is not None}
+        return bottle.redirect("/api/export.csv" + (f"?{urlencode(params)}" if params else ""), 303)
+
     form = _FormPages(app, view)
     form.add(
         "/analyze",
         "analyze.tpl",
-        "Analyze an image",
+        N_("Analyze an image"),
         lambda: {"result": None, "max_mb": uploads.max_mb},
-        submit=lambda: render.analysis_view(*actions.analyze_upload(deps, uploads)),
+        submit=lambda: _analysis_page(*actions.analyze_upload(deps, uploads)),
         max_body=uploads.route_body,
     )
     form.add(
         "/cameras",
         "cameras.tpl",
-        "Cameras",
+        N_("Cameras"),
         lambda: {
+            "mqtt": deps.figures.mqtt_status(),
+            "stats": deps.figures.stats(),
             "camera": deps.camera.status(),
             "cam_cfg": deps.camera.camera,
             "types": CAMERA_TYPES,
@@ -116,11 +150,15 @@ def register(app: bottle.Bottle, deps: WebDeps, view: View, *, uploads: Uploads)
     form.add(
         "/settings",
         "settings.tpl",
-        "Settings",
+        N_("Settings"),
         lambda: {
             "settings": deps.settings.current(),
             "modes": render.PRIVACY_MODES,
             "limits": _input_limits(),
+            # what the page says about where each value lives and how long it lasts
+            "toml_keys": {k: f"[{sec}] {key}" for k, (sec, key) in FIELDS.items()},
+            "persistent": store is not None,
+            "config_source": deps.settings.config.source,
         },
         submit=lambda: actions.save_settings(deps, payload()),
         done="/settings?msg=saved",
@@ -129,17 +167,53 @@ def register(app: bottle.Bottle, deps: WebDeps, view: View, *, uploads: Uploads)
     form.add(
         "/data",
         "data.tpl",
-        "Data",
+        N_("Data"),
         lambda: {
             "total": deps.figures.now()["visitors_total"],
             "store": store is not None,
             "confirm_word": CONFIRM_WORD,
+            "today": time.strftime("%Y-%m-%d"),
+            "from_day": "",
+            "to_day": "",
         },
         submit=lambda: actions.clear_data(deps, payload()),
         submit_path="/data/clear",
         done="/data?msg=cleared",
         role="admin",
     )
+
+
+def _analysis_page(picture: Decoded, faces: list[dict[str, Any]]) -> dict[str, Any]:
+    # the page shows the picture as decoded (reduced when large), boxes in its pixels
+    return render.analysis_view(picture.image, faces)
+
+
+def local_days(first: str, last: str) -> tuple[float | None, float | None]:
+    """``YYYY-MM-DD`` days of the device's local calendar → ``[start of first, end of last)``
+    in epoch seconds; an empty day leaves that end open."""
+
+    def day_start(value: str, field: str) -> float | None:
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            t = time.strptime(value, "%Y-%m-%d")
+        except ValueError:
+            raise InvalidInput(
+                field, f"must be a date like 2026-11-30, not {value[:20]!r}"
+            ) from None
+        return time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1))
+
+    start = day_start(first, "from_day")
+    last_start = day_start(last, "to_day")
+    # the day after, at local midnight (mktime normalises day 32 and DST)
+    end = None
+    if last_start is not None:
+        t = time.localtime(last_start)
+        end = time.mktime((t.tm_year, t.tm_mon, t.tm_mday + 1, 0, 0, 0, 0, 0, -1))
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput("from_day", "must not be after the last day")
+    return start, end
 
 
 def _input_limits() -> dict[str, dict[str, str]]:

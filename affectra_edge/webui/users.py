@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,16 @@ class UserStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"version": 1, "users": self._users}
         text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-        write_private_file(self.path, text.encode("utf-8"), mode=0o600)
+        # The new version keeps the old one's owner, group and mode (never readable by
+        # others); a first one takes the owner of its directory, the service's state
+        # directory, so that `sudo affectra-edge set-password` leaves it readable by the daemon.
+        try:
+            mode, owner_from = stat.S_IMODE(self.path.stat().st_mode) & 0o660, self.path
+        except FileNotFoundError:
+            mode, owner_from = 0o600, self.path.parent
+        write_private_file(
+            self.path, text.encode("utf-8"), mode=mode or 0o600, owner_from=owner_from
+        )
         st = self.path.stat()
         self._seen = (st.st_mtime_ns, st.st_ino, st.st_size)
 

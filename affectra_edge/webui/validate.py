@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-import struct
 from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -141,64 +140,3 @@ def camera_url(value: Any, field: str = "url") -> str:
     if parts.query and not _URL_PATH.fullmatch(parts.query.replace("?", "")):
         raise InvalidInput(field, "query contains characters that are not allowed")
     return url
-
-
-# ---- uploaded images -------------------------------------------------------------------------
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-MAX_PIXELS = 40_000_000  # a 40-megapixel picture is already far more than any face needs
-
-
-def image_kind(data: bytes) -> str | None:
-    if data.startswith(JPEG_MAGIC):
-        return "jpeg"
-    if data.startswith(PNG_MAGIC):
-        return "png"
-    return None
-
-
-def image_size(data: bytes, kind: str) -> tuple[int, int] | None:
-    """(width, height) from the header, read before decoding (decompression bombs)."""
-    if kind == "png":
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            return None
-        w, h = struct.unpack(">II", data[16:24])
-        return w, h
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            i += 1
-            continue
-        marker = data[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
-            i += 1 if marker == 0xFF else 2
-            continue
-        seg_len = struct.unpack(">H", data[i + 2 : i + 4])[0]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-            return w, h
-        i += 2 + seg_len
-    return None
-
-
-def decode_image(data: bytes, max_bytes: int):
-    """Validated BGR image from upload bytes; raises :class:`InvalidInput` naming the problem."""
-    import cv2
-    import numpy as np
-
-    if not data:
-        raise InvalidInput("image", "no image was uploaded")
-    if len(data) > max_bytes:
-        raise InvalidInput("image", f"is larger than {max_bytes / 1e6:.1f} MB")
-    kind = image_kind(data)
-    if kind is None:
-        raise InvalidInput("image", "is not a JPEG or PNG file")
-    size = image_size(data, kind)
-    if size is None:
-        raise InvalidInput("image", f"is a damaged {kind.upper()} file (no size in its header)")
-    if size[0] < 1 or size[1] < 1 or size[0] * size[1] > MAX_PIXELS:
-        raise InvalidInput("image", f"is {size[0]}×{size[1]} pixels; at most 40 megapixels")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None or img.size == 0:
-        raise InvalidInput("image", f"could not be decoded as {kind.upper()}")
-    return img

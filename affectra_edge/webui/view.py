@@ -15,27 +15,29 @@ import bottle
 from affectra_edge import __version__
 from affectra_edge.config import DeviceConfig
 from affectra_edge.types import parse_iso_utc
+from affectra_edge.webui.auth import LoginSession
+from affectra_edge.webui.i18n import N_, Locale, get_locale, negotiate
 from affectra_edge.webui.policy import wants_json
 
 logger = logging.getLogger(__name__)
 
 #: ``?msg=`` after a redirect → the message shown on the page
 MESSAGES = {
-    "saved": "Settings saved.",
-    "switched": "Camera switched.",
-    "cleared": "All visitor data was deleted.",
-    "loggedout": "You are logged out.",
-    "expired": "Your session expired; please log in again.",
+    "saved": N_("Settings saved."),
+    "switched": N_("Camera switched."),
+    "cleared": N_("All visitor data was deleted."),
+    "loggedout": N_("You are logged out."),
+    "expired": N_("Your session expired; please log in again."),
 }
 ERRORS = {
-    400: "Bad request",
-    401: "Please log in",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    411: "Length required",
-    413: "Request too large",
-    429: "Too many attempts",
+    400: N_("Bad request"),
+    401: N_("Please log in"),
+    403: N_("Forbidden"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    411: N_("Length required"),
+    413: N_("Request too large"),
+    429: N_("Too many attempts"),
 }
 
 
@@ -53,12 +55,29 @@ def local_time(iso: str) -> str:
 
 
 class View:
-    def __init__(self, device: Callable[[], DeviceConfig]):
+    def __init__(
+        self,
+        device: Callable[[], DeviceConfig],
+        *,
+        language: str = "auto",
+        current_session: Callable[[], LoginSession | None] = lambda: None,
+    ):
         self.device = device
+        self.language = language
+        #: the error pages' way to know a logged-in user (no route ran to tell them)
+        self.current_session = current_session
         root = assets_dir()
         self.static_root = str(root / "static")
         self.template_root = str(root / "templates")
         self._templates: dict[str, bottle.SimpleTemplate] = {}
+
+    def locale(self) -> Locale:
+        """This request's language: ``[web] language``, else the browser's choice."""
+        lang = negotiate(bottle.request.get_header("Accept-Language"), self.language)
+        bottle.response.set_header("Content-Language", lang)
+        if self.language == "auto":
+            bottle.response.add_header("Vary", "Accept-Language")
+        return get_locale(lang)
 
     def render(self, name: str, **kw: Any) -> str:
         tpl = self._templates.get(name)
@@ -66,15 +85,23 @@ class View:
             tpl = bottle.SimpleTemplate(name=name, lookup=[self.template_root])
             self._templates[name] = tpl
         theme = bottle.request.cookies.get("theme", "")
+        loc = kw.pop("loc", None) or self.locale()
+        for key in ("title", "error"):  # routes pass English (marked with N_)
+            if kw.get(key):
+                kw[key] = loc.gettext(str(kw[key]))
+        msg = MESSAGES.get(bottle.request.query.get("msg", ""), "")
         base = {
             "theme": theme if theme in ("light", "dark") else "",
             "device": self.device(),
             "version": __version__,
             "session": None,
             "active": "",
-            "msg": MESSAGES.get(bottle.request.query.get("msg", ""), ""),
+            "msg": loc.gettext(msg) if msg else "",
             "local_time": local_time,
             "error": "",
+            "loc": loc,
+            "_": loc.gettext,
+            "esc": bottle.html_escape,
         }
         base.update(kw)
         return tpl.render(**base)
@@ -86,19 +113,37 @@ class View:
                 "error on %s %s: %r", bottle.request.method, bottle.request.path, res.exception
             )
         message = res.body if isinstance(res.body, str) and res.status_code != 500 else None
-        message = message or ERRORS.get(res.status_code, "Internal server error")
-        if wants_json():
+        if message and message.startswith(("Not found: '", "Method not allowed.")):
+            message = None  # Bottle's router's words (with the path): ours, translated
+        message = message or ERRORS.get(res.status_code, N_("Internal server error"))
+        json_wanted = wants_json()
+        req = bottle.request
+        session = None if json_wanted else self.current_session()
+        if (
+            res.status_code == 404
+            and session is None
+            and not json_wanted
+            and req.method == "GET"
+            and not req.path.startswith("/static/")
+        ):
+            # an anonymous browser learns nothing about what exists: to the login form
+            bottle.response.status = 303
+            bottle.response.set_header("Location", "/login")
+            return ""
+        if json_wanted:
             res.content_type = "application/json"
             bottle.response.content_type = "application/json"
             return json.dumps({"error": message, "status": res.status_code})
         bottle.response.content_type = "text/html; charset=utf-8"
         try:
+            loc = self.locale()
             return self.render(
                 "error.tpl",
                 title=f"{res.status_code}",
                 status=res.status_code,
-                message=message,
-                session=None,
+                message=loc.gettext(message),
+                session=session,
+                loc=loc,
             )
         except Exception:  # the error page itself must never fail
             logger.exception("error page failed")

@@ -49,3 +49,24 @@ def test_missing_model_file_and_missing_package(tmp_path, monkeypatch):
     )
     with pytest.raises(ModelError, match="no-such-dist-xyz"):
         models.locate("ghost")
+
+
+def test_the_appliance_verifies_without_the_test_photograph(monkeypatch):
+    """`make setup` installs no scikit-image: `models verify` must pass without it, and the
+    tests' photograph, when asked for, names `make test-setup`."""
+    import importlib.metadata
+
+    real = importlib.metadata.distribution
+
+    def without_skimage(name):
+        if name == "scikit-image":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(models, "_verified", {})
+    monkeypatch.setattr(importlib.metadata, "distribution", without_skimage)
+    keys = {k for k, _ in models.verify_all()}
+    assert keys == {k for k, m in models.MODELS.items() if not m.tests_only}
+    assert "astronaut" not in keys and {"emotion_affectra", "face_short"} <= keys
+    with pytest.raises(ModelError, match=r"scikit-image.*make test-setup"):
+        models.model_path("astronaut")

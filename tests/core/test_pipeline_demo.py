@@ -15,7 +15,13 @@ def test_demo_cycle_gives_four_sessions_two_of_them_concurrent():
     events += pipe.finish()
     sessions = [e.session for e in events if e.kind == "end"]
     assert len(sessions) == 4
-    assert all(s.dominant == "happy" for s in sessions)
+    # A gallery, not one face four times: the classifier reads the drawn smile, the open
+    # mouth and the straight one as the emotions they are drawn to be, and the four visitors
+    # differ (on this model the turned-down mouth reads "sad", with "fear" close behind).
+    dominant = [s.dominant for s in sessions]
+    assert dominant[:3] == ["happy", "surprise", "neutral"], dominant
+    assert len(set(dominant)) == 4, dominant
+    assert all(max(s.emotions.as_dict().values()) < 0.95 for s in sessions)
     a, b = sessions[0], sessions[1]
     assert a.started_at < b.ended_at and b.started_at < a.ended_at
     # each session's dwell time matches the script within a walk-in/out
@@ -23,6 +29,21 @@ def test_demo_cycle_gives_four_sessions_two_of_them_concurrent():
     assert len({s.session_id for s in sessions}) == 4
     starts = [e for e in events if e.kind == "start"]
     assert len(starts) == 4  # the passer-by never became a session
+
+
+def test_the_scene_needs_no_file_and_differs_per_look():
+    """Drawn visitors: nothing to load (no photograph, no scikit-image), four distinct looks."""
+    from affectra_edge.sources import demo
+
+    sprites = [demo._sprite(look) for look in demo.LOOKS]
+    assert len({look.expression for look in demo.LOOKS}) == len(demo.LOOKS) == 4
+    for img, alpha in sprites:
+        assert img.shape == (demo.SPRITE_H, demo.SPRITE_W, 3) and alpha.shape == img.shape[:2]
+        assert alpha.min() >= 0.0 and alpha.max() <= 1.0 and alpha[0, 0] < 0.01
+    # the mouths differ where a mouth is drawn
+    mouths = [img[160:190, 90:150].astype(int) for img, _ in sprites]
+    assert all(abs(a - b).mean() > 3 for i, a in enumerate(mouths) for b in mouths[i + 1 :])
+    assert "model_path" not in demo.__dict__
 
 
 def test_replay_is_deterministic():

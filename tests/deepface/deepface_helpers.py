@@ -26,7 +26,7 @@ def _extra_installed() -> bool:
 needs_extra = pytest.mark.skipif(
     not _extra_installed(),
     reason="the [deepface] extra (deepface, onnxruntime) or onnx is not installed; "
-    "run `make setup`",
+    "run `make test-setup`",
 )
 
 

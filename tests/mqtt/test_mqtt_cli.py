@@ -6,10 +6,13 @@ import json
 
 import pytest
 
-from tests.mqtt.conftest import DEVICE_ID, PREFIX, Subscriber
+from tests.mqtt.conftest import DEVICE_ID, PREFIX, Subscriber, retained
+from tests.mqtt.schemas import validate
 from tests.support import run_cli, wait_for
 
 pytestmark = pytest.mark.broker
+
+WATCHER = {"username": "watcher", "password": "w4tch"}
 
 
 def _config(tmp_path, broker, **mqtt) -> str:
@@ -30,11 +33,17 @@ def test_mqtt_check_reports_connected_and_refused(auth_broker, tmp_path, cli_env
     pub = make_publisher(auth_broker, None, username="gallery", password_file=str(good))
     pub.start()
     wait_for(lambda: pub.state == "connected", timeout=10)
+    wait_for(lambda: retained(auth_broker, f"{PREFIX}/summary", **WATCHER), timeout=10)
     cfg = _config(tmp_path, auth_broker, username="gallery", password_file=str(good))
+    everything = Subscriber(auth_broker, ["#"], **WATCHER)
     ok = run_cli("mqtt-check", "--config", cfg, env=cli_env, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert "connected" in ok.stdout and f"{PREFIX}/status: online" in ok.stdout
+    assert f"{PREFIX}/summary: " in ok.stdout and "visitor(s) on 20" in ok.stdout
     assert pub.state == "connected"  # its own client id: the daemon was not kicked off
+    everything.close()
+    # "publishes nothing", as its documentation says (it used to publish a marker message)
+    assert not [m.topic for m in everything.messages if "check" in m.topic]
 
     bad = tmp_path / "bad"
     bad.write_text("nope")
@@ -59,7 +68,7 @@ def test_replay_publishes_one_message_per_stored_session(broker, tmp_path, demo_
             f'\n[storage]\npath = "{tmp_path / "affectra.db"}"\n'
             f'key_file = "{tmp_path / "db.key"}"\n'
         )
-    sub = Subscriber(broker, [f"{PREFIX}/#"])
+    sub = Subscriber(broker, [f"{PREFIX}/#", "homeassistant/#"])
     res = run_cli("replay", str(demo_clip), "--config", cfg, "--json", env=cli_env, timeout=120)
     assert res.returncode == 0, res.stderr
     docs = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
@@ -88,3 +97,6 @@ def test_replay_publishes_one_message_per_stored_session(broker, tmp_path, demo_
     assert sub.last(f"{PREFIX}/status").payload == b"offline"  # clean shutdown said goodbye
     assert sub.last(f"{PREFIX}/summary").json()["device_id"] == DEVICE_ID
     sub.close()
+    # Every message a real pipeline run made, as mosquitto delivered it, matches its schema.
+    kinds = {validate(m.topic, m.payload) for m in sub.messages}
+    assert {"session", "summary", "viewers", "status", "ha-discovery"} <= kinds, kinds

@@ -59,7 +59,7 @@ def test_each_stored_session_is_published_once_with_its_id(broker, store, make_p
     assert registry.gauge("mqtt_connected", "").value() == 1
     assert registry.counter("mqtt_messages_sent_total", "").value(kind="session") == len(sessions)
     text = registry.render()
-    assert "affectra_mqtt_outbox_depth 0" in text and "affectra_mqtt_reconnects_total 0" in text
+    assert "affectra_mqtt_outbox_depth 0.0" in text and "affectra_mqtt_reconnects_total 0.0" in text
 
     # Without an outage nothing is sent twice: one more session is exactly one more message.
     feed(store, extra := make_session(99))
@@ -111,7 +111,7 @@ def test_status_summary_and_discovery_are_retained(broker, store, make_publisher
     assert set(summary["distribution"]) == set(EMOTIONS)
 
     ha = Subscriber(broker, ["homeassistant/#"])
-    wait_for(lambda: len(ha.messages) >= 12, timeout=10)
+    wait_for(lambda: len(ha.messages) >= 14, timeout=10)
     configs = {m.topic: m for m in ha.messages}
     assert all(m.retain for m in configs.values())
     docs = {t: m.json() for t, m in configs.items()}  # every config is valid JSON
@@ -121,26 +121,29 @@ def test_status_summary_and_discovery_are_retained(broker, store, make_publisher
     for needed in ("visitors_today", "viewers_now", "average_dwell", "dominant_emotion"):
         assert needed in objects
     assert {f"emotion_{e}_share" for e in EMOTIONS} <= objects
+    assert {"viewing", "viewer"} <= objects  # the binary sensor and the event entity
+    viewers = retained(broker, f"{PREFIX}/viewers").json()
+    states = {f"{PREFIX}/summary": summary, f"{PREFIX}/viewers": viewers}
     for topic, d in docs.items():
-        assert topic.startswith(f"homeassistant/sensor/{DEVICE_ID}/") and topic.endswith("/config")
+        assert topic.startswith("homeassistant/") and topic.endswith("/config")
+        assert topic.split("/")[2] == DEVICE_ID
         assert d["availability_topic"] == f"{PREFIX}/status"
-        assert d["state_topic"] == f"{PREFIX}/summary"
         assert d["device"]["identifiers"] == [f"affectra_{DEVICE_ID}"]
+        # the room, not the artwork, names Home Assistant's area
+        assert d["device"]["suggested_area"] == "Gallery 7"
+        if topic.split("/")[1] == "event":
+            assert d["state_topic"] == f"{PREFIX}/event"
+            continue
         field = template_field(d["value_template"])
         assert field, d["value_template"]
-        value = summary
-        for part in field.split("."):  # the template reads a real field of the summary
-            assert part in value, f"{topic}: {field} not in summary payload"
+        value = states[d["state_topic"]]
+        for part in field.split("."):  # the template reads a real field of its state topic
+            assert part in value, f"{topic}: {field} not in {d['state_topic']} payload"
             value = value[part]
     assert (
         docs[f"homeassistant/sensor/{DEVICE_ID}/emotion_happy_share/config"]["unit_of_measurement"]
         == "%"
     )
-
-    # Home Assistant restarts: it says "online" and gets the configs again.
-    n = len(ha.messages)
-    ha.client.publish("homeassistant/status", "online", qos=1)
-    wait_for(lambda: len(ha.messages) >= n + 12, timeout=10)
 
     # A session ending asks for a fresh summary without waiting for the interval (60 s).
     figures["visitors_today"] = 13

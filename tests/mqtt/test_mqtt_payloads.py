@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import json
 
-from affectra_edge.publish.discovery import discovery_configs, template_field
-from affectra_edge.publish.payloads import Topics, emotion_shares_pct, summary_payload
+from affectra_edge.publish.discovery import (
+    DeviceInfo,
+    discovery_configs,
+    measure_sensor_specs,
+    template_field,
+)
+from affectra_edge.publish.payloads import (
+    Topics,
+    emotion_shares_pct,
+    summary_payload,
+    viewers_payload,
+)
 from affectra_edge.types import EMOTIONS, parse_iso_utc
 
 
@@ -53,20 +63,62 @@ def test_shares_from_counts_fractions_or_percent_agree():
 
 def test_discovery_configs_are_json_unique_and_point_into_the_summary():
     topics = Topics("affectra/box-1")
-    configs = discovery_configs(topics, "box-1", "Box One", "Nighthawks")
+    configs = discovery_configs(topics, DeviceInfo("box-1", "Box One", "http://box-1:8080/"))
     summary = summary_payload({"emotions": {"happy": 1}}, "box-1", 0.0)
-    assert len(configs) == 4 + len(EMOTIONS) + 1
+    viewers = viewers_payload(1, "box-1", 0.0)
+    states = {topics.summary: summary, topics.viewers: viewers}
+    # the sensors, "someone viewing" and the arrival/departure event entity
+    assert len(configs) == 4 + len(measure_sensor_specs()) + len(EMOTIONS) + 1 + 2
     seen_topics, seen_ids = set(), set()
     for topic, cfg in configs:
         cfg = json.loads(json.dumps(cfg))  # valid JSON round trip
         assert topic not in seen_topics and cfg["unique_id"] not in seen_ids
         seen_topics.add(topic)
         seen_ids.add(cfg["unique_id"])
-        assert topic.startswith("homeassistant/sensor/box-1/")
+        component = topic.split("/")[1]
+        assert topic.startswith(f"homeassistant/{component}/box-1/")
         assert cfg["availability_topic"] == "affectra/box-1/status"
-        assert cfg["device"]["name"] == "Box One"
+        assert cfg["device"]["name"] == cfg["device"]["suggested_area"] == "Box One"
+        assert cfg["device"]["configuration_url"] == "http://box-1:8080/"
+        if component == "event":
+            assert cfg["state_topic"] == topics.event and cfg["event_types"] == ["arrived", "left"]
+            continue
         field = template_field(cfg["value_template"])
-        _lookup(summary, field)  # KeyError if the template reads a field that is not there
+        # KeyError if the template reads a field that is not there
+        _lookup(states[cfg["state_topic"]], field)
+    viewing = dict(configs)["homeassistant/binary_sensor/box-1/viewing/config"]
+    assert viewing["state_topic"] == topics.viewers and viewing["device_class"] == "occupancy"
     # A second device gets different ids (two boxes in one Home Assistant).
-    other = {c["unique_id"] for _, c in discovery_configs(Topics("x"), "box-2", "Two")}
+    other = {c["unique_id"] for _, c in discovery_configs(Topics("x"), DeviceInfo("box-2", "Two"))}
     assert not other & seen_ids
+
+
+def test_summary_says_which_local_day_it_counts(monkeypatch):
+    """20:00 UTC on 30 November is already 1 December in Auckland: the summary must say so."""
+    import time
+
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time.tzset()
+    try:
+        doc = summary_payload({}, "box-1", 1_796_068_800.0, room="East wing", interval_s=60)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert doc["timestamp"] == "2026-11-30T20:00:00.000Z"
+    assert doc["date"] == "2026-12-01" and doc["tz"] == "Pacific/Auckland"
+    assert doc["utc_offset_s"] == 13 * 3600  # New Zealand summer time
+    assert doc["room"] == "East wing" and doc["artwork"] is None and doc["interval_s"] == 60
+
+
+def test_configuration_url_is_an_address_people_can_visit():
+    from affectra_edge.config import WebConfig
+    from affectra_edge.publish.discovery import configuration_url
+
+    assert configuration_url(WebConfig(public_url="https://gallery7.lan/")) == (
+        "https://gallery7.lan/"
+    )
+    url = configuration_url(WebConfig(host="0.0.0.0", port=8443, tls_cert="/c.pem"))
+    assert url is not None and url.startswith("https://") and url.endswith(":8443/")
+    assert "0.0.0.0" not in url  # a wildcard bind address is nowhere to go
+    assert configuration_url(WebConfig(host="::1", port=80)) == "http://[::1]:80/"
+    assert configuration_url(WebConfig(enabled=False)) is None

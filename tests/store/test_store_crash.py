@@ -198,13 +198,14 @@ def test_upgrade_from_schema_v1(storage, open_):
     old = random_sessions(400, T0, 5 * 86400, seed=3)
     _make_v1(storage, old, [session("was-open", T0 + 9 * 86400, 12.0, state="open")])
     store = open_(min_dwell_s=1.0)
-    assert store.schema_version() == LATEST == 2
+    assert store.schema_version() == LATEST == 3
     conn = store._reader()
     assert [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")] == [
         1,
         2,
+        3,
     ]
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     # the roll-ups were back-filled: fast paths agree with the rows
     assert store.count_sessions() == 401
     assert_summary(store.summary(T0, T0 + 5 * 86400), reference(old, T0, T0 + 5 * 86400))
@@ -212,7 +213,7 @@ def test_upgrade_from_schema_v1(storage, open_):
     assert store.recovered["closed"] == 1
     assert store.integrity_check() == ["ok"]
     store.close()
-    assert open_().schema_version() == 2
+    assert open_().schema_version() == 3
 
 
 def test_newer_schema_is_refused(storage, open_):

@@ -277,9 +277,11 @@ def test_wheel_ships_templates_and_static_files(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("affectra_edge-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for rel in Path(REPO / "web").rglob("*"):
-        if rel.is_file() and rel.suffix in (".tpl", ".css", ".js", ".svg"):
+        if rel.is_file() and rel.suffix in (".tpl", ".css", ".js", ".svg", ".po"):
             want = "affectra_edge/web_assets/" + rel.relative_to(REPO / "web").as_posix()
             assert want in names, want
     assert "affectra_edge/webui/webapp.py" in names
+    # the German catalogue (compiled in memory when first used)
+    assert "affectra_edge/web_assets/locale/de/LC_MESSAGES/affectra.po" in names
     # our own emotion model travels inside the wheel too
     assert "affectra_edge/data/emotion_affectra_int8.tflite" in names

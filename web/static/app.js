@@ -26,6 +26,30 @@
     });
   }
 
+  // ---- the page's language: live figures read as the server renders them ---------------------
+  var i18n = {};
+  try { i18n = JSON.parse(document.body.dataset.i18n || "{}"); } catch (err) { i18n = {}; }
+  var lang = root.lang || "en";
+  function num(v, digits) {
+    return new Intl.NumberFormat(lang, {
+      minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0,
+    }).format(Number(v) || 0);
+  }
+  function pct(v) {
+    return new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 }).format(v);
+  }
+  // the same words as i18n.Locale.duration: 4.2 s, 45 s, 2 min, 1 h 5 min
+  function duration(sec) {
+    var s = Math.max(0, Number(sec) || 0);
+    if (s < 10 && Math.round(s * 10) % 10 !== 0) return num(s, 1) + " s";
+    if (s < 60) return num(s) + " s";
+    var m = Math.round(s / 60);
+    if (m < 60) return m + " " + i18n.min;
+    var h = Math.floor(m / 60), r = m % 60;
+    return h + " " + i18n.h + (r ? " " + r + " " + i18n.min : "");
+  }
+  function emotionName(k) { return k ? (i18n.emotions || {})[k] || k : "—"; }
+
   // ---- dashboard ---------------------------------------------------------------------------
   var chart = document.getElementById("chart");
   var bucket = "hour";
@@ -53,41 +77,14 @@
   var recent = document.getElementById("recent");
   function refreshRecent() {
     if (!recent) return;
-    fetch("/api/sessions?limit=10", { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
-      .then(function (doc) {
-        var rows = [];
-        doc.sessions.forEach(function (s) {
-          var tr = document.createElement("tr");
-          var t = document.createElement("td");
-          var time = document.createElement("time");
-          time.dateTime = s.ended_at;
-          time.textContent = new Date(s.ended_at).toLocaleTimeString([], {
-            hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-          });
-          t.appendChild(time);
-          var d = document.createElement("td");
-          d.textContent = s.duration_s.toFixed(1) + " s";
-          var e = document.createElement("td");
-          var tag = document.createElement("span");
-          tag.className = "tag e-" + s.dominant;
-          tag.textContent = s.dominant;
-          e.appendChild(tag);
-          var m = document.createElement("td");
-          m.className = "hide-sm";
-          var mix = document.createElement("span");
-          mix.className = "mix";
-          Object.keys(s.emotions).forEach(function (k) {
-            var v = s.emotions[k];
-            if (v < 0.05) return;
-            var part = document.createElement("span");
-            part.className = "mix-part e-" + k + " w" + Math.min(20, Math.round(v * 20));
-            part.title = k + " " + Math.round(v * 100) + "%";
-            mix.appendChild(part);
-          });
-          m.appendChild(mix);
-          tr.append(t, d, e, m);
-          rows.push(tr);
+    // rendered by the server (language, durations, colours), parsed inert, then moved in
+    fetch("/recent.html", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(
+          "<table><tbody>" + html + "</tbody></table>", "text/html");
+        var rows = Array.prototype.map.call(doc.querySelectorAll("tbody > tr"), function (tr) {
+          return document.importNode(tr, true);
         });
         if (rows.length) recent.replaceChildren.apply(recent, rows);
       })
@@ -99,12 +96,31 @@
     if (!dist) return;
     Object.keys(emotions).forEach(function (k) {
       var v = Math.max(0, Math.min(1, emotions[k] || 0));
-      var bar = dist.querySelector("rect.bar.e-" + k);
-      var track = dist.querySelector("rect.track");
-      if (bar && track) bar.setAttribute("width", (v * track.getAttribute("width")).toFixed(1));
-      var txt = dist.querySelector('text[data-emotion="' + k + '"]');
-      if (txt) txt.textContent = Math.round(v * 100) + "%";
+      var row = dist.querySelector('li[data-emotion="' + k + '"]');
+      if (!row) return;
+      var bar = row.querySelector(".bf");
+      if (bar) bar.className = "bf e-" + k + " w" + Math.round(v * 20);
+      var txt = row.querySelector(".bv");
+      if (txt) txt.textContent = pct(v);
     });
+  }
+
+  // the visitor-studies measures (docs/measures.md); null means nothing to measure yet
+  function fixed(v, digits, signed) {
+    if (v === null || v === undefined) return "—";
+    var t = Number(v).toFixed(digits);
+    return signed && Number(v) >= 0 ? "+" + t : t;
+  }
+  function updateMeasures(s) {
+    if ("attraction_power" in s) {
+      var a = s.attraction_power;
+      setText("attraction_power", a === null ? "—" : Math.round(a * 100) + " %");
+    }
+    if ("passers_by" in s) setText("passers_by", s.passers_by);
+    if ("holding_power" in s) setText("holding_power", fixed(s.holding_power, 2, false));
+    if ("median_dwell_s" in s) setText("median_dwell_s", fixed(s.median_dwell_s, 1, false));
+    if ("valence" in s) setText("valence", fixed(s.valence, 2, true));
+    if ("arousal" in s) setText("arousal", fixed(s.arousal, 2, true));
   }
 
   var dot = document.getElementById("live-dot");
@@ -115,12 +131,23 @@
     es.addEventListener("stats", function (ev) {
       var s = JSON.parse(ev.data);
       if (dot) dot.classList.add("on");
-      ["visitors_today", "visitors_total", "viewers_now", "camera"].forEach(function (k) {
-        if (k in s) setText(k, s[k]);
+      ["visitors_today", "visitors_total", "viewers_now"].forEach(function (k) {
+        if (k in s) setText(k, num(s[k]));
       });
-      if ("avg_dwell_s" in s) setText("avg_dwell_s", Number(s.avg_dwell_s).toFixed(1));
-      if ("fps" in s) setText("fps", Number(s.fps).toFixed(1));
-      setText("dominant", s.dominant || "—");
+      if ("camera" in s) {
+        setText("camera", s.camera);
+        setText("camera_words", (i18n.camera || {})[s.camera] || s.camera);
+        document.querySelectorAll('[data-k="camera_words"]').forEach(function (el) {
+          el.classList.toggle("ok", s.camera === "streaming");
+        });
+      }
+      if ("avg_dwell_s" in s) {
+        setText("avg_dwell_s", num(s.avg_dwell_s, 1));
+        setText("avg_dwell", duration(s.avg_dwell_s));
+      }
+      if ("fps" in s) setText("fps", num(s.fps, 1));
+      setText("dominant", emotionName(s.dominant));
+      updateMeasures(s);
       if (s.emotions) updateDist(s.emotions);
       if (lastTotal !== null && s.visitors_total !== lastTotal) {
         refreshRecent();

@@ -1,5 +1,5 @@
 <!doctype html>
-<html lang="en"{{!' data-theme="%s"' % theme if theme else ''}}>
+<html lang="{{loc.lang}}"{{!' data-theme="%s"' % theme if theme else ''}}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -10,23 +10,24 @@
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
 </head>
-<body class="page-{{active or 'plain'}}">
+% import json
+<body class="page-{{active or 'plain'}}" data-i18n="{{json.dumps(loc.js_strings(), ensure_ascii=False)}}">
 <header class="top">
   <a class="brand" href="/"><img src="/static/icon.svg" alt="" width="28" height="28"><span>{{device.name}}</span></a>
   % if session:
-  <nav aria-label="Main">
-    % for href, key, label in (("/", "dashboard", "Dashboard"), ("/live", "live", "Live"), ("/analyze", "analyze", "Analyze"), ("/cameras", "cameras", "Cameras"), ("/settings", "settings", "Settings"), ("/data", "data", "Data")):
+  <nav aria-label="{{_('Main')}}">
+    % for href, key, label in (("/", "dashboard", _("Dashboard")), ("/live", "live", _("Live")), ("/analyze", "analyze", _("Analyze")), ("/cameras", "cameras", _("Cameras")), ("/settings", "settings", _("Settings")), ("/data", "data", _("Data")), ("/fleet", "fleet", _("Fleet"))):
     <a href="{{href}}"{{!' aria-current="page" class="active"' if active == key else ''}}>{{label}}</a>
     % end
   </nav>
   % end
   <div class="tools">
-    <button type="button" class="icon-btn" id="theme-toggle" title="Switch light/dark mode" aria-label="Switch light or dark mode"><span class="sun">☀</span><span class="moon">☾</span></button>
+    <button type="button" class="icon-btn" id="theme-toggle" title="{{_('Switch light or dark mode')}}" aria-label="{{_('Switch light or dark mode')}}"><span class="sun">☀</span><span class="moon">☾</span></button>
     % if session:
     <form method="post" action="/logout" class="logout">
       <input type="hidden" name="csrf_token" value="{{session.csrf}}">
       <span class="who" title="{{session.role}}">{{session.user}}</span>
-      <button type="submit" class="link-btn">Log out</button>
+      <button type="submit" class="link-btn">{{_('Log out')}}</button>
     </form>
     % end
   </div>
@@ -42,11 +43,11 @@
 </main>
 <footer>Affectra Edge
 % if session:
-{{version}} · device <code>{{device.id}}</code>
+{{version}} · <span class="room" title="{{_('device id')}}: {{device.id}}">{{device.name}}</span>
 %   if device.artwork:
- · artwork <em>{{device.artwork}}</em>
+ · {{_('artwork')}} <em>{{device.artwork}}</em>
 %   end
 % end
- · no image or face ever leaves this device</footer>
+ · {{_('no image or face ever leaves this device')}}</footer>
 </body>
 </html>

@@ -1,0 +1,109 @@
+"""Cheap motion detection: decides when the expensive face detector has to look.
+
+A grayscale copy about 160 px wide is compared with a background that adapts (a running
+average), so slow light changes fade into the background while a person walking in does not.
+Costs a fraction of a millisecond per frame (bench/pipeline.py --realtime), against several
+for the full-range detector. Pure: no clock, no I/O; the caller decides what motion means.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from affectra_edge.types import Box
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Motion:
+    """What changed in one frame, in the coordinates of the frame that was given."""
+
+    #: share of the small copy's pixels that differ from the background, 0..1
+    area: float
+    #: bounding boxes of the changed regions (frame pixels), largest first
+    regions: tuple[Box, ...] = ()
+
+    def moving(self, min_area: float) -> bool:
+        return self.area >= min_area
+
+    def outside(self, keep: list[Box], min_area_px: float) -> bool:
+        """True when a changed region of at least ``min_area_px`` lies outside every ``keep``.
+
+        A region counts as inside when its centre is in one of the boxes: a viewer swaying
+        inside their own region is not a newcomer.
+        """
+        for r in self.regions:
+            if r.area < min_area_px:
+                continue
+            cx, cy = r.center
+            if not any(k.x <= cx <= k.x + k.w and k.y <= cy <= k.y + k.h for k in keep):
+                return True
+        return False
+
+    def touches(self, box: Box) -> bool:
+        """True when any changed region overlaps ``box`` (something moved there)."""
+        return any(
+            r.x < box.x + box.w and box.x < r.x + r.w and r.y < box.y + box.h and box.y < r.y + r.h
+            for r in self.regions
+        )
+
+
+class MotionDetector:
+    def __init__(self, *, width: int = 160, threshold: int = 20, adapt: float = 0.05):
+        """``threshold``: grey levels a pixel must differ from the background to count;
+        ``adapt``: how much of each frame enters the background (0.05 ≈ 20 frames)."""
+        self.width = width
+        self.threshold = threshold
+        self.adapt = adapt
+        self._bg: np.ndarray | None = None
+        self._kernel = np.ones((3, 3), np.uint8)
+
+    def reset(self) -> None:
+        self._bg = None
+
+    def update(self, image: np.ndarray, regions: bool = True) -> Motion:
+        """Compare a BGR (or grey) frame with the background, then let it adapt.
+
+        ``regions=False`` skips finding the changed regions (only ``area`` is needed while
+        nobody is tracked)."""
+        h, w = image.shape[:2]
+        scale = min(1.0, self.width / max(1, w))
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        # Bilinear, not INTER_AREA: 0.2 against 1.4 ms per 640×480 frame here, and the blur
+        # below removes the aliasing that skipping pixels lets through.
+        small = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
+        # A little blur so sensor noise and compression blocks do not count as motion.
+        gray = cv2.GaussianBlur(gray, (5, 5), 0).astype(np.float32)
+        if self._bg is None or self._bg.shape != gray.shape:
+            self._bg = gray
+            # The first frame is all news: whatever is in it has not been looked at yet.
+            return Motion(1.0, (Box(0.0, 0.0, float(w), float(h)),))
+        diff = cv2.absdiff(gray, self._bg)
+        cv2.accumulateWeighted(gray, self._bg, self.adapt)
+        mask = (diff >= self.threshold).astype(np.uint8)
+        changed = cv2.countNonZero(mask)
+        if changed == 0 or not regions:
+            return Motion(changed / mask.size)
+        # joins the speckled pixels of one moving person into one region
+        grown = cv2.dilate(mask, self._kernel)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+        inv = 1.0 / scale
+        boxes = sorted(
+            (
+                Box(
+                    float(x * inv),
+                    float(y * inv),
+                    float(bw * inv),
+                    float(bh * inv),
+                )
+                for x, y, bw, bh, _ in stats[1:n]
+            ),
+            key=lambda b: -b.area,
+        )
+        return Motion(changed / mask.size, tuple(boxes))

@@ -1,0 +1,273 @@
+"""Adaptive detection scheduling: motion mask, scheduler, classification cap, region carry.
+
+The logic is driven by synthetic frames and a synthetic clock (frame timestamps); the last
+tests run the real models on the demo scene and compare with every-frame processing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from affectra_edge.config import Config, ConfigError, load_config
+from affectra_edge.detect.region import Offset, RegionDetector
+from affectra_edge.motion import Motion, MotionDetector
+from affectra_edge.pipeline import Adaptive, Pipeline, build_pipeline
+from affectra_edge.schedule import ClassifyLimiter, DetectionScheduler, person_region
+from affectra_edge.sessions import SessionBuilder
+from affectra_edge.sources.demo import scene_frames
+from affectra_edge.track import Tracker
+from affectra_edge.types import EMOTIONS, Box, Emotions, Frame
+
+FPS = 15.0
+STILL = Motion(0.0)
+
+
+def noisy(base: np.ndarray, rng: np.random.Generator, sigma: float = 2.0) -> np.ndarray:
+    """A camera's view of ``base``: the same picture with sensor noise."""
+    return np.clip(base + rng.normal(0, sigma, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def wall() -> np.ndarray:
+    img = np.full((480, 640, 3), 120.0)
+    img[:, 320:] = 150.0  # some structure, so a global shift would show
+    return img
+
+
+# ---------------------------------------------------------------------------- motion ----
+def test_noise_is_not_motion_but_a_newcomer_is_and_where(wall):
+    rng = np.random.default_rng(0)
+    md = MotionDetector()
+    first = md.update(noisy(wall, rng))
+    assert first.area == 1.0  # nothing has been looked at yet
+    for _ in range(5):
+        assert md.update(noisy(wall, rng)).area == 0.0
+    person = wall.copy()
+    person[200:300, 400:480] = 30.0  # a dark coat walks in
+    m = md.update(noisy(person, rng))
+    assert m.moving(0.002)
+    assert m.area == pytest.approx(80 * 100 / (640 * 480), rel=0.5)
+    big = m.regions[0]
+    # the region is reported in frame pixels, around the coat
+    assert 380 <= big.x <= 410 and 190 <= big.y <= 210
+    assert 70 <= big.w <= 110 and 90 <= big.h <= 120
+
+
+def test_background_adapts_to_slow_light_changes_and_to_someone_who_stays(wall):
+    md = MotionDetector(adapt=0.05)
+    md.update(wall.astype(np.uint8))
+    moving = []
+    for i in range(40):  # dusk: half a grey level darker every frame
+        moving.append(md.update((wall - 0.5 * i).clip(0, 255).astype(np.uint8)).moving(0.002))
+    assert not any(moving)
+    person = wall.copy()
+    person[200:300, 400:480] = 30.0
+    still = person.astype(np.uint8)
+    areas = [md.update(still, regions=False).area for _ in range(120)]
+    assert areas[0] > 0.01
+    assert areas[-1] == 0.0  # someone who stands still becomes background
+    assert md.update(still, regions=False).regions == ()
+
+
+def test_motion_outside_ignores_the_tracked_viewers_own_region():
+    face = Box(100, 100, 40, 40)
+    sway = Motion(0.01, (Box(90, 120, 60, 100),))  # chin and shoulders of the tracked viewer
+    newcomer = Motion(0.01, (Box(500, 100, 60, 100),))
+    speck = Motion(0.001, (Box(500, 100, 5, 5),))
+    keep = [person_region(face)]
+    assert not sway.outside(keep, 100)
+    assert newcomer.outside(keep, 100)
+    assert not speck.outside(keep, 100)  # smaller than a quarter face
+    assert sway.touches(face) and not newcomer.touches(face)
+
+
+# ------------------------------------------------------------------------- scheduler ----
+def run_schedule(sched: DetectionScheduler, frames: list[tuple[Motion, list[Box]]]) -> list[str]:
+    steps = []
+    for i, (motion, tracks) in enumerate(frames):
+        step = sched.decide(i / FPS, motion, tracks).step
+        sched.ran(step, i / FPS)
+        steps.append(step)
+    return steps
+
+
+def test_empty_still_scene_detects_only_at_start_and_every_idle_interval():
+    sched = DetectionScheduler(idle_detect_s=2.0)
+    steps = run_schedule(sched, [(STILL, [])] * int(5 * FPS))
+    full = [i for i, s in enumerate(steps) if s == "full"]
+    assert full == [0, 30, 60]
+    assert steps.count("skip") == len(steps) - 3
+
+
+def test_motion_in_an_empty_scene_triggers_the_detector():
+    sched = DetectionScheduler(motion_area=0.002)
+    moving = Motion(0.01, (Box(0, 0, 50, 50),))
+    faint = Motion(0.001, (Box(0, 0, 5, 5),))
+    steps = run_schedule(sched, [(STILL, []), (faint, []), (moving, []), (STILL, [])])
+    assert steps == ["full", "skip", "full", "skip"]
+
+
+def test_tracked_viewer_is_carried_and_fully_detected_every_nth_frame():
+    sched = DetectionScheduler(detect_every=5)
+    face = [Box(100, 100, 40, 40)]
+    steps = run_schedule(sched, [(STILL, [])] + [(STILL, face)] * 12)
+    assert steps[1:] == ["carry"] * 4 + ["full"] + ["carry"] * 4 + ["full"] + ["carry"] * 2
+
+
+def test_newcomer_motion_or_a_crowd_means_a_full_detection_now():
+    sched = DetectionScheduler(detect_every=10, carry_max_tracks=3)
+    sched.ran("full", 0.0)
+    face = Box(100, 100, 40, 40)
+    newcomer = Motion(0.02, (Box(500, 100, 60, 100),))
+    assert sched.decide(0.1, newcomer, [face]).reason == "motion outside tracks"
+    assert sched.decide(0.1, STILL, [face] * 4).reason == "many tracks"
+    assert sched.decide(0.1, STILL, [face] * 3).step == "carry"
+
+
+def test_classify_limiter_caps_each_viewer_and_holds_the_last_distribution():
+    lim = ClassifyLimiter(hz=5.0)
+    probs = Emotions(tuple(1.0 if e == "happy" else 0.0 for e in EMOTIONS))
+    due_a, due_b = [], []
+    for i in range(15):  # one second at 15 fps; viewer 2 arrives at frame 4
+        ts = i / FPS
+        if lim.due(1, ts):
+            due_a.append(i)
+            lim.classified(1, ts, probs)
+        if i >= 4 and lim.due(2, ts):
+            due_b.append(i)
+            lim.classified(2, ts, probs)
+    assert due_a == [0, 3, 6, 9, 12]  # 5 Hz at 15 fps: every third frame
+    assert due_b == [4, 7, 10, 13]  # each viewer on their own clock
+    assert lim.held(1) is probs
+    lim.forget([1])
+    assert lim.held(1) is None and lim.due(1, 1.0)
+
+
+# --------------------------------------------------------------------- region carry ----
+def test_offset_maps_the_region_models_box_onto_the_full_detectors():
+    full = Box(117, 70, 90, 90)
+    region = Box(108, 75, 86, 86)
+    off = Offset.between(full, region)
+    back = off.apply(region)
+    assert (back.x, back.y, back.w, back.h) == pytest.approx((117, 70, 90, 90))
+    moved = off.apply(Box(118, 80, 86, 86))  # the face moved 10 px right, 5 down
+    assert (moved.x, moved.y) == pytest.approx((127, 75))
+
+
+def test_region_detector_follows_the_face_and_loses_it_where_there_is_none(astronaut):
+    from affectra_edge.detect.blazeface import BlazeFaceDetector
+
+    full = BlazeFaceDetector("full").detect(astronaut)
+    assert len(full) == 1
+    region = RegionDetector(BlazeFaceDetector("short", max_faces=4))
+    offsets = region.calibrate(astronaut, full)
+    assert offsets[0] is not None
+    found = region.follow(astronaut, full, offsets)
+    assert found[0] is not None and found[0].iou(full[0]) > 0.9
+    elsewhere = Box(full[0].x + 3 * full[0].w, full[0].y + 2 * full[0].h, full[0].w, full[0].h)
+    assert region.follow(astronaut, [elsewhere], offsets) == [None]
+    # a face nothing moved around keeps its box without a look (and costs nothing)
+    assert region.follow(astronaut, [elsewhere], offsets, still=[True]) == [elsewhere]
+
+
+# -------------------------------------------------------------------------- pipeline ----
+class CountingClassifier:
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.faces = 0
+
+    def classify(self, image, boxes):
+        self.faces += len(boxes)
+        return [Emotions(tuple(1.0 / len(EMOTIONS) for _ in EMOTIONS)) for _ in boxes]
+
+
+class ScriptedDetector:
+    """Finds one face whenever the frame is not empty (a bright patch marks the face)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image, px_scale=1.0):
+        self.calls += 1
+        ys, xs = np.nonzero(image[..., 0] > 200)
+        if xs.size == 0:
+            return []
+        return [Box(float(xs.min()), float(ys.min()), float(np.ptp(xs) + 1), float(np.ptp(ys) + 1))]
+
+
+def test_adaptive_pipeline_skips_the_detector_on_a_still_empty_scene_and_caps_emotions(wall):
+    cfg = dataclasses.replace(Config().detector, schedule="adaptive", carry="hold")
+    det, clf = ScriptedDetector(), CountingClassifier()
+    pipe = Pipeline(
+        det,
+        clf,
+        Tracker(),
+        SessionBuilder(min_dwell_s=1.0),
+        adaptive=Adaptive.from_config(cfg),
+    )
+    rng = np.random.default_rng(1)
+    wall = wall[::2, ::2]  # 320 × 240 is enough here, and quicker to make noisy
+    base = 1_700_000_000.0
+    empty = [noisy(wall, rng) for _ in range(int(3 * FPS))]
+    for i, img in enumerate(empty):
+        pipe.process(Frame(img, base + i / FPS, i))
+    assert det.calls == 2  # the first frame and one idle refresh after 2 s
+    visitor = wall.copy()
+    visitor[75:115, 150:180] = 230.0
+    n0 = len(empty)
+    faces = []
+    for i in range(int(2 * FPS)):
+        res = pipe.process(Frame(noisy(visitor, rng), base + (n0 + i) / FPS, n0 + i))
+        faces.append([f for f in res.faces if f.visible])
+    assert all(len(f) == 1 and f[0].emotions is not None for f in faces)
+    assert len({f[0].track_id for f in faces}) == 1
+    # two seconds at 5 Hz: 10 classifications, not 30; the detector ran on the arrival
+    # (motion) and every fifth frame after it, not on every frame
+    assert clf.faces == 10
+    assert 2 + 6 <= det.calls <= 2 + 8
+
+
+def _sessions(schedule: str, frames: list[Frame]):
+    cfg = Config()
+    pipe = build_pipeline(
+        cfg.replace(detector=dataclasses.replace(cfg.detector, schedule=schedule))
+    )
+    events = []
+    for frame in frames:
+        events += pipe.process(frame).events
+    events += pipe.finish()
+    return [e.session for e in events if e.kind == "end"]
+
+
+def test_adaptive_and_every_frame_replays_of_the_demo_give_the_same_sessions():
+    # the first 30 s of the cycle: two visitors overlapping, one alone, the passer-by
+    frames = list(scene_frames(30.0, fps=8.0))
+    every, adaptive = _sessions("every_frame", frames), _sessions("adaptive", frames)
+    assert len(every) == len(adaptive) == 3
+    for e, a in zip(every, adaptive, strict=True):
+        assert abs(e.started_at - a.started_at) <= 0.3
+        assert abs(e.ended_at - a.ended_at) <= 0.3
+        assert e.dominant == a.dominant
+        assert float(np.abs(np.subtract(e.emotions.probs, a.emotions.probs)).sum()) <= 0.05
+
+
+# ---------------------------------------------------------------------------- config ----
+def test_schedule_keys_are_validated(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[detector]\nschedule = "adaptive"\ncarry = "hold"\nclassify_hz = 2.5\n')
+    det = load_config(path).detector
+    assert (det.schedule, det.carry, det.classify_hz) == ("adaptive", "hold", 2.5)
+    for bad, key in (
+        ('schedule = "sometimes"', "detector.schedule"),
+        ("detect_every = 0", "detector.detect_every"),
+        ("classify_hz = nan", "detector.classify_hz"),
+        ('carry = "guess"', "detector.carry"),
+    ):
+        path.write_text(f"[detector]\n{bad}\n")
+        with pytest.raises(ConfigError) as err:
+            load_config(path)
+        assert key in str(err.value)
