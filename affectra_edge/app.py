@@ -30,6 +30,9 @@ from affectra_edge.sources.runner import CaptureRunner
 from affectra_edge.types import Frame, FrameResult, SessionEvent
 
 if TYPE_CHECKING:  # built in from_config only when asked for (SQLCipher, paho, Bottle)
+    import paho.mqtt.client as mqtt
+
+    from affectra_edge.config import MqttConfig
     from affectra_edge.publish.fleet import FleetWatcher
     from affectra_edge.publish.mqtt import MqttPublisher
     from affectra_edge.store.store import Store
@@ -282,11 +285,17 @@ def _fleet_watcher(config: Config) -> FleetWatcher | None:
     """The museum view's broker client, or None (with the reason logged) when this box's
     topic prefix has no shared root to watch."""
     from affectra_edge.publish.fleet import FleetWatcher
-    from affectra_edge.publish.mqtt import make_client
+    from affectra_edge.publish.mqtt import configure_client, make_client, read_password
+
+    def client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
+        # the same credentials and TLS as the publisher: one ACL user per box
+        c = make_client(cfg, client_id)
+        configure_client(c, cfg, password=read_password(cfg))
+        return c
 
     client_id = config.mqtt.client_id or f"affectra-edge-{config.device.id}"
     try:
-        return FleetWatcher(config.mqtt, client_id, config.topic_prefix, make_client=make_client)
+        return FleetWatcher(config.mqtt, client_id, config.topic_prefix, make_client=client)
     except ValueError as exc:
         logger.warning("fleet view off: %s", exc)
         return None

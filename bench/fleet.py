@@ -39,6 +39,7 @@ def run_worker(args: argparse.Namespace) -> int:
     import random
 
     from affectra_edge.config import DeviceConfig, MqttConfig, StorageConfig
+    from affectra_edge.measures import attraction_power, holding_power, valence_arousal
     from affectra_edge.metrics import Registry
     from affectra_edge.publish.mqtt import MqttPublisher
     from affectra_edge.store import open_store
@@ -57,7 +58,7 @@ def run_worker(args: argparse.Namespace) -> int:
             min_dwell_s=1.0,
             registry=Registry(),
         )
-        figures = {"visitors_today": 0, "avg_dwell_s": 0.0, "dominant": None, "emotions": {}}
+        figures: dict = {"visitors_today": 0, "avg_dwell_s": 0.0, "dominant": None, "emotions": {}}
         pub = MqttPublisher(
             MqttConfig(
                 enabled=True,
@@ -90,8 +91,14 @@ def run_worker(args: argparse.Namespace) -> int:
         feed(store, session)
         figures["visitors_today"] += 1
         figures["avg_dwell_s"] = dwell
-        figures["dominant"] = "happy"
-        figures["emotions"] = {"happy": 1.0}
+        figures["dominant"] = session.emotions.dominant
+        figures["emotions"] = session.emotions.as_dict()
+        # the day's measures as the appliance computes them (one passer-by per 3 viewers)
+        passers = figures["visitors_today"] // 3
+        figures["passers_by"] = passers
+        figures["attraction_power"] = attraction_power(figures["visitors_today"], passers)
+        figures["holding_power"] = holding_power(dwell, 30.0)
+        figures["valence"], figures["arousal"] = valence_arousal(session.emotions.probs)
         pub.summary_changed()
     for _, store, _pub, _ in devices:
         store.flush()

@@ -44,6 +44,9 @@ SORT_KEYS = (
     "visitors_today",
     "avg_dwell_s",
     "dominant",
+    "attraction_power",
+    "holding_power",
+    "valence",
 )
 
 
@@ -71,6 +74,11 @@ class FleetDevice:
     avg_dwell_s: float | None = None
     dominant: str | None = None
     viewers_now: int | None = None
+    #: the visitor-study measures of the day (docs/measures.md), None until computable
+    attraction_power: float | None = None
+    holding_power: float | None = None
+    valence: float | None = None
+    arousal: float | None = None
 
     def as_json(self, today: str | None = None) -> dict[str, Any]:
         doc = asdict(self)
@@ -184,6 +192,10 @@ class FleetBook:
                     avg_dwell_s=_num(doc.get("avg_dwell_s")),
                     dominant=dominant if dominant in EMOTIONS else None,
                     viewers_now=None if viewers is None else int(viewers),
+                    attraction_power=_num(doc.get("attraction_power")),
+                    holding_power=_num(doc.get("holding_power")),
+                    valence=_num(doc.get("valence")),
+                    arousal=_num(doc.get("arousal")),
                 )
             if summary:
                 if doc is None:
@@ -242,6 +254,7 @@ class FleetWatcher:
         self._cfg = cfg
         # A distinct client id: the broker would otherwise disconnect the publisher.
         self._client = make_client(cfg, f"{client_id}-fleet")
+        self._client.reconnect_delay_set(1, 15)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message

@@ -123,6 +123,20 @@ def register(app: bottle.Bottle, deps: WebDeps, view: View, *, uploads: Uploads)
         params = {k: f"{v:.0f}" for k, v in (("from", start), ("to", end)) if v is not None}
         return bottle.redirect("/api/export.csv" + (f"?{urlencode(params)}" if params else ""), 303)
 
+    @app.get("/data/measures.csv")
+    def measures_days(session):
+        """The same form's second button: the visitor-study measures per local day (any role:
+        they are aggregates, like the dashboard)."""
+        q = bottle.request.query
+        start, end = checked(lambda: local_days(q.get("from_day", ""), q.get("to_day", "")))
+        now = time.time()
+        params = {"bucket": "day", "tz": str(tz_offset(now))}
+        if start is not None:
+            params["from"] = f"{start:.0f}"
+        if end is not None:
+            params["to"] = f"{end:.0f}"
+        return bottle.redirect("/api/stats.csv?" + urlencode(params), 303)
+
     form = _FormPages(app, view)
     form.add(
         "/analyze",

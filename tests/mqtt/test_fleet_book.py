@@ -34,7 +34,20 @@ def test_root_is_the_parent_of_the_prefix():
 def test_status_and_summary_make_one_row_per_device():
     book = FleetBook("affectra")
     assert book.ingest("affectra/g1/status", b"online")
-    assert book.ingest("affectra/g1/summary", _summary("g1", 42, 7.5, room="East", artwork="Sky"))
+    assert book.ingest(
+        "affectra/g1/summary",
+        _summary(
+            "g1",
+            42,
+            7.5,
+            room="East",
+            artwork="Sky",
+            attraction_power=0.6,
+            holding_power=0.25,
+            valence=0.81,
+            arousal=0.51,
+        ),
+    )
     assert book.ingest("affectra/g2/summary", _summary("g2", 3, 20.0))
     assert book.ingest("affectra/g2/status", b"offline")
     rows = {d.device_id: d for d in book.devices()}
@@ -42,6 +55,14 @@ def test_status_and_summary_make_one_row_per_device():
     g1, g2 = rows["g1"], rows["g2"]
     assert (g1.online, g1.visitors_today, g1.avg_dwell_s, g1.dominant) == (True, 42, 7.5, "happy")
     assert (g1.room, g1.artwork) == ("East", "Sky")
+    # the visitor-study measures travel too, so artworks can be compared on them
+    assert (g1.attraction_power, g1.holding_power, g1.valence, g1.arousal) == (
+        0.6,
+        0.25,
+        0.81,
+        0.51,
+    )
+    assert g2.attraction_power is None  # not computable yet on that device
     assert g1.last_seen == pytest.approx(1_764_500_000.0)
     assert g2.online is False and g2.visitors_today == 3
 

@@ -79,3 +79,39 @@ def test_without_mqtt_the_view_says_why():
     doc = fleet_doc(None, "affectra/x", "room", "asc")
     jsonschema.validate(doc, FLEET_SCHEMA)
     assert doc["enabled"] is False and "MQTT" in doc["reason"] and doc["devices"] == []
+
+
+def test_the_watcher_logs_in_like_the_publisher(auth_broker, tmp_path):
+    """A broker with passwords: the fleet client uses the box's own user and password file."""
+    from dataclasses import replace
+
+    from affectra_edge.app import _fleet_watcher
+    from affectra_edge.config import Config
+    from tests.mqtt.conftest import Subscriber
+
+    password = tmp_path / "mqtt-password"
+    password.write_text("s3cret-Pa55\n")
+    cfg = Config()
+    cfg = replace(
+        cfg,
+        device=replace(cfg.device, id="box-a"),
+        mqtt=replace(
+            cfg.mqtt,
+            enabled=True,
+            host=auth_broker.host,
+            port=auth_broker.port,
+            username="gallery",
+            password_file=str(password),
+        ),
+    )
+    other = Subscriber(auth_broker, ["affectra-test/none"], username="watcher", password="w4tch")
+    other.client.publish("affectra/box-b/status", b"online", qos=1, retain=True).wait_for_publish(5)
+    watcher = _fleet_watcher(cfg)
+    assert watcher is not None
+    watcher.start()
+    try:
+        wait_for(lambda: [d.device_id for d in watcher.devices()] == ["box-b"], timeout=10)
+        assert watcher.status()["connected"] and watcher.devices()[0].online is True
+    finally:
+        watcher.stop()
+        other.close()

@@ -224,6 +224,29 @@ def test_csv_export_for_a_range_of_local_days(web, admin, viewer):
     assert 'name="from_day"' in page and 'type="date"' in page
 
 
+def test_measures_per_day_for_a_range_of_local_days_for_any_role(web, viewer):
+    page = viewer.get(web.url + "/data").text
+    assert 'action="/data/measures.csv"' in page and 'formaction="/data/export.csv"' not in page
+    today = time.strftime("%Y-%m-%d")
+    r = viewer.get(
+        web.url + "/data/measures.csv",
+        params={"from_day": today, "to_day": today},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert r.status_code == 303
+    target = urlsplit(r.headers["Location"])
+    q = parse_qs(target.query)
+    assert target.path == "/api/stats.csv" and q["bucket"] == ["day"]
+    assert float(q["from"][0]) == time.mktime(time.strptime(today, "%Y-%m-%d"))
+    csv = viewer.get(web.url + "/data/measures.csv", params={"from_day": today, "to_day": today})
+    header, *rows = csv.text.strip().splitlines()
+    assert csv.status_code == 200 and "attraction_power" in header
+    assert len(rows) <= 1  # one row a day, and only a day with visitors has one
+    bad = viewer.get(web.url + "/data/measures.csv", params={"from_day": "yesterday"})
+    assert bad.status_code == 400
+
+
 def test_recent_rows_fragment_reads_like_the_page(web, viewer):
     """What the dashboard fetches when a visitor leaves: rows rendered by the server, in the
     page's language, with the emotion mix (also on phones)."""

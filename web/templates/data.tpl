@@ -5,13 +5,16 @@
   <p class="flash warn">{{_('Storage is disabled on this device.')}}</p>
   % end
   <p>{{!esc(_('{n} viewer sessions are stored (encrypted) on this device.')).format(n='<strong data-k="visitors_total">%s</strong>' % loc.number(total))}}</p>
-  % if session.role == 'admin':
   <h2>{{_('Download as CSV')}}</h2>
-  <form method="get" action="/data/export.csv" class="inline export-form">
+  <form method="get" action="/data/measures.csv" class="inline export-form">
     <label>{{_('From')}} <input type="date" name="from_day" value="{{from_day}}" max="{{today}}"></label>
     <label>{{_('To (including)')}} <input type="date" name="to_day" value="{{to_day}}" max="{{today}}"></label>
-    <button type="submit" class="btn primary">{{_('Download')}}</button>
+    <button type="submit" class="btn" id="measures-csv">{{_('Measures per day')}}</button>
+    % if session.role == 'admin':
+    <button type="submit" class="btn primary" formaction="/data/export.csv">{{_('Download')}}</button>
+    % end
   </form>
+  % if session.role == 'admin':
   <p class="muted small">{{_('Days are local days of this device. Leave both empty for everything.')}} <a href="/api/export.csv" download>{{_('Download all sessions as CSV')}}</a></p>
   % else:
   <p class="muted">{{_('Only administrators can export or delete data.')}}</p>

@@ -25,6 +25,9 @@
       % head('last_seen', _('Last seen'))
       % head('visitors_today', _('Visitors today'), 'figure')
       % head('avg_dwell_s', _('Average dwell'), 'figure')
+      % head('attraction_power', _('Attraction power'), 'figure')
+      % head('holding_power', _('Holding power'), 'figure')
+      % head('valence', _('Valence'), 'figure')
       % head('dominant', _('Main emotion'))
     </tr></thead>
     <tbody>
@@ -38,6 +41,9 @@
       <td>{{seen}}</td>
       <td class="figure">{{'—' if d['visitors_today'] is None else loc.number(d['visitors_today'])}}{{(' ' + _('(earlier day)')) if d['stale'] else ''}}</td>
       <td class="figure">{{'—' if d['avg_dwell_s'] is None else loc.duration(d['avg_dwell_s'])}}</td>
+      <td class="figure">{{'—' if d['attraction_power'] is None else loc.percent(d['attraction_power'])}}</td>
+      <td class="figure">{{'—' if d['holding_power'] is None else loc.number(d['holding_power'], 2)}}</td>
+      <td class="figure">{{'—' if d['valence'] is None else ('+' if d['valence'] > 0 else '') + loc.number(d['valence'], 2)}}</td>
       <td>{{loc.emotion(d['dominant']) if d['dominant'] else '—'}}</td>
     </tr>
     % end
