@@ -109,11 +109,7 @@ def register(app: bottle.Bottle, deps: WebDeps, *, uploads: Uploads) -> None:
         start = checked(lambda: as_time(q["from"], "from")) if q.get("from") else 0.0
         buf = io.StringIO()
         store.export_csv(buf, start, end)
-        day = time.strftime("%Y%m%d", time.localtime(now))
-        name = f"affectra-{deps.settings.device.id}-{day}.csv"
-        bottle.response.content_type = "text/csv; charset=utf-8"
-        bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
-        return buf.getvalue().encode("utf-8")
+        return _csv_download(buf, f"affectra-{deps.settings.device.id}-{_day(now)}.csv")
 
     @app.get("/api/stats.csv")
     def api_stats_csv(session):
@@ -123,15 +119,23 @@ def register(app: bottle.Bottle, deps: WebDeps, *, uploads: Uploads) -> None:
         store.export_measures_csv(
             buf, start, end, bucket, tz, deps.settings.device.expected_dwell_s
         )
-        day = time.strftime("%Y%m%d", time.localtime(time.time()))
-        name = f"affectra-{deps.settings.device.id}-{bucket}ly-measures-{day}.csv"
-        bottle.response.content_type = "text/csv; charset=utf-8"
-        bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
-        return buf.getvalue().encode("utf-8")
+        name = f"affectra-{deps.settings.device.id}-{bucket}ly-measures-{_day(time.time())}.csv"
+        return _csv_download(buf, name)
 
     @app.get("/api/openapi.json")
     def api_openapi(session):
         return openapi_document(__version__)
+
+
+def _day(ts: float) -> str:
+    return time.strftime("%Y%m%d", time.localtime(ts))
+
+
+def _csv_download(buf: io.StringIO, name: str) -> bytes:
+    """A CSV the browser saves as ``name`` (both exports)."""
+    bottle.response.content_type = "text/csv; charset=utf-8"
+    bottle.response.set_header("Content-Disposition", f'attachment; filename="{name}"')
+    return buf.getvalue().encode("utf-8")
 
 
 def _status(deps: WebDeps) -> dict[str, Any]:
