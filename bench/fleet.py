@@ -276,10 +276,9 @@ def main() -> int:
 
 
 def _ended(payload: bytes) -> float:
-    from datetime import datetime
+    from affectra_edge.types import parse_iso_utc
 
-    iso = json.loads(payload)["ended_at"]
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return parse_iso_utc(json.loads(payload)["ended_at"])
 
 
 def _record(lock: threading.Lock, out: list, msg) -> None:

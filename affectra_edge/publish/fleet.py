@@ -20,13 +20,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
 from affectra_edge.config import MqttConfig
-from affectra_edge.types import EMOTIONS
+from affectra_edge.types import EMOTIONS, parse_iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def _epoch(iso: Any) -> float | None:
     if not isinstance(iso, str):
         return None
     try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+        return parse_iso_utc(iso)
     except ValueError:
         return None
 

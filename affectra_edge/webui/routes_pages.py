@@ -115,27 +115,22 @@ def register(app: bottle.Bottle, deps: WebDeps, view: View, *, uploads: Uploads)
             camera=deps.camera.status(),
         )
 
-    @app.get("/data/export.csv", role="admin")
-    def export_days(session):
-        """The Data page's date-range form: local days → the API's export of that range."""
+    def days_redirect(target: str, params: dict[str, str]) -> None:
+        """The Data page's date-range form: local days → ``target`` for that time range."""
         q = bottle.request.query
         start, end = checked(lambda: local_days(q.get("from_day", ""), q.get("to_day", "")))
-        params = {k: f"{v:.0f}" for k, v in (("from", start), ("to", end)) if v is not None}
-        return bottle.redirect("/api/export.csv" + (f"?{urlencode(params)}" if params else ""), 303)
+        params |= {k: f"{v:.0f}" for k, v in (("from", start), ("to", end)) if v is not None}
+        bottle.redirect(target + (f"?{urlencode(params)}" if params else ""), 303)
+
+    @app.get("/data/export.csv", role="admin")
+    def export_days(session):
+        return days_redirect("/api/export.csv", {})
 
     @app.get("/data/measures.csv")
     def measures_days(session):
-        """The same form's second button: the visitor-study measures per local day (any role:
-        they are aggregates, like the dashboard)."""
-        q = bottle.request.query
-        start, end = checked(lambda: local_days(q.get("from_day", ""), q.get("to_day", "")))
-        now = time.time()
-        params = {"bucket": "day", "tz": str(tz_offset(now))}
-        if start is not None:
-            params["from"] = f"{start:.0f}"
-        if end is not None:
-            params["to"] = f"{end:.0f}"
-        return bottle.redirect("/api/stats.csv?" + urlencode(params), 303)
+        """The form's second button: the visitor-study measures per local day (any role: they
+        are aggregates, like the dashboard)."""
+        return days_redirect("/api/stats.csv", {"bucket": "day", "tz": str(tz_offset(time.time()))})
 
     form = _FormPages(app, view)
     form.add(
