@@ -34,9 +34,11 @@ training-setup:
 integrations-setup:
 	scripts/setup-integrations.sh
 
-model: training-setup
+model: setup training-setup
+	$(VENV)/bin/python training/teacher.py $(DATA)/fer2013/train.npz -o build/model/teacher_fer.npy
 	$(TRAIN_PY) training/train.py --train $(DATA)/fer2013/train.npz \
-		--val $(DATA)/fer2013/publictest.npz --out build/model
+		--val $(DATA)/fer2013/publictest.npz --out build/model \
+		--teacher build/model/teacher_fer.npy
 	$(TRAIN_PY) training/export_tflite.py build/model/checkpoint.pt \
 		--calib $(DATA)/fer2013/train.npz -o $(MODEL_OUT)
 	@echo "pin this sum in affectra_edge/models.py (emotion_affectra):"

@@ -3,6 +3,10 @@
     python training/train.py --train ../shared/data/fer2013/train.npz \
         --val ../shared/data/fer2013/publictest.npz --out build/model
 
+With ``--teacher`` (soft labels from ``teacher.py``), the loss mixes the label with what the
+reference model saw in the clean 48-px face (knowledge distillation, ``--distill`` weight at
+``--temperature``), so the student learns the teacher's judgement from degraded copies.
+
 Writes ``checkpoint.pt`` (the EMA weights of the epoch with the best mean PublicTest accuracy
 over face sizes 48, 24 and 16 px) and ``log.jsonl`` (one line per epoch). Export with
 ``export_tflite.py``. ``--limit`` and ``--epochs`` make the tiny run the test suite uses.
@@ -22,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,6 +53,18 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int = 512) -
     return {"acc": float(np.mean(pred == y)), "macro_f1": float(np.mean(f1))}
 
 
+def teacher_targets(probs: np.ndarray, n: int, temperature: float) -> torch.Tensor:
+    """The teacher's probabilities softened to ``temperature`` (p^(1/T), renormalised).
+
+    The int8 teacher's softmax is quantized to 1/256, so near-zero classes are floored before
+    the power: a hard zero would forbid the student any mass there.
+    """
+    if probs.shape != (n, 7):
+        raise ValueError(f"teacher soft labels are {probs.shape}, expected ({n}, 7)")
+    p = np.maximum(probs.astype(np.float64), 1e-4) ** (1.0 / temperature)
+    return torch.tensor(p / p.sum(1, keepdims=True), dtype=torch.float32)
+
+
 def class_weights(y: np.ndarray, power: float) -> torch.Tensor:
     counts = np.bincount(y, minlength=len(EMOTIONS)).astype(np.float64)
     w = (len(y) / (len(EMOTIONS) * np.maximum(counts, 1))) ** power
@@ -70,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         default=0.5,
         help="loss weight per class ∝ (1/frequency)^power; 0.5 lifts disgust ~3x",
     )
+    ap.add_argument("--teacher", help="(N, 7) soft labels for the training faces, from teacher.py")
+    ap.add_argument("--distill", type=float, default=0.5, help="weight of the teacher's term")
+    ap.add_argument("--temperature", type=float, default=2.0)
     ap.add_argument("--p-lowres", type=float, default=0.6)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -85,10 +105,17 @@ def main(argv: list[str] | None = None) -> int:
 
     x_train, y_train = load(args.train)
     x_val, y_val = load(args.val)
+    soft = None
+    if args.teacher:
+        try:
+            soft = teacher_targets(np.load(args.teacher), len(x_train), args.temperature)
+        except (OSError, ValueError) as exc:
+            ap.error(f"--teacher {args.teacher}: {exc}")
     if args.limit:
         pick = np.random.default_rng(args.seed + 1)
         keep = pick.permutation(len(x_train))[: args.limit]
         x_train, y_train = x_train[keep], y_train[keep]
+        soft = None if soft is None else soft[keep]
         keep = pick.permutation(len(x_val))[: args.limit]
         x_val, y_val = x_val[keep], y_val[keep]
     val_sets = {px: at_face_size(x_val, px) for px in SELECT_SIZES}
@@ -130,7 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"train {len(x_train)} faces, val {len(x_val)}, {sum(p.numel() for p in model.parameters())}"
-        f" parameters, {args.epochs} epochs × {steps_per_epoch} steps, {args.threads} threads",
+        f" parameters, {args.epochs} epochs × {steps_per_epoch} steps, {args.threads} threads"
+        + (
+            f", distilling from {args.teacher} ({args.distill} at T={args.temperature})"
+            if soft is not None
+            else ""
+        ),
         flush=True,
     )
     best = -1.0
@@ -149,6 +181,14 @@ def main(argv: list[str] | None = None) -> int:
             yb = torch.from_numpy(y_train[idx])
             logits = model(xb)
             loss = loss_fn(logits, yb)
+            if soft is not None:
+                t = args.temperature
+                kl = F.kl_div(
+                    F.log_softmax(logits / t, dim=1),
+                    soft[torch.from_numpy(idx)],
+                    reduction="batchmean",
+                )
+                loss = (1 - args.distill) * loss + args.distill * t * t * kl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -46,10 +47,17 @@ def trained(tmp_path_factory, train_python):
         x, y = synthetic_faces(350 if name == "train" else 140, seed)
         np.savez(d / f"{name}.npz", x=x, y=y)
     out = d / "run"
+    # the teacher's soft labels come from the appliance's venv (this one), as in `make model`
+    t = subprocess.run(
+        [sys.executable, str(REPO / "training" / "teacher.py"), str(d / "train.npz"),
+         "-o", str(d / "teacher.npy")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert t.returncode == 0, t.stderr[-3000:]
     r = subprocess.run(
         [str(train_python), str(REPO / "training" / "train.py"),
          "--train", str(d / "train.npz"), "--val", str(d / "val.npz"), "--out", str(out),
-         "--epochs", "2", "--batch", "32", "--threads", "1"],
+         "--epochs", "2", "--batch", "32", "--threads", "1", "--teacher", str(d / "teacher.npy")],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr[-3000:]
@@ -62,6 +70,28 @@ def trained(tmp_path_factory, train_python):
     )  # fmt: skip
     assert e.returncode == 0, e.stderr[-3000:]
     return out, model, e.stdout
+
+
+def test_teacher_gives_one_distribution_per_training_face(trained):
+    out, _, _ = trained
+    soft = np.load(out.parent / "teacher.npy")
+    assert soft.shape == (350, 7) and soft.dtype == np.float32
+    assert np.all(soft >= 0) and np.allclose(soft.sum(1), 1.0, atol=0.02)
+    # the fer model knows nothing of discs on noise: not one class for every face
+    assert len(set(soft.argmax(1).tolist())) > 1
+
+
+def test_a_teacher_for_other_faces_is_refused(tmp_path, trained, train_python):
+    out, _, _ = trained
+    np.save(tmp_path / "short.npy", np.load(out.parent / "teacher.npy")[:100])
+    r = subprocess.run(
+        [str(train_python), str(REPO / "training" / "train.py"),
+         "--train", str(out.parent / "train.npz"), "--val", str(out.parent / "val.npz"),
+         "--out", str(tmp_path / "run"), "--epochs", "1", "--teacher", str(tmp_path / "short.npy")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert r.returncode != 0
+    assert "teacher soft labels are (100, 7), expected (350, 7)" in r.stderr
 
 
 def test_every_epoch_is_logged(trained):
