@@ -65,6 +65,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def child_figures(code: str) -> list[str]:
+    """The whitespace-separated words ``python -c code`` prints: a measurement in a fresh
+    process, so that one case's memory does not carry over into the next."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
 def startup_s(first_result_time: float) -> float | None:
     t0 = os.environ.get(T0_ENV)
     return (first_result_time - float(t0)) if t0 else None

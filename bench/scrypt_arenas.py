@@ -8,11 +8,12 @@ allocator settings and with :func:`affectra_edge.memory.limit_allocator_retentio
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import REPO_DIR, child_figures
 
 CHILD = """
 import hashlib, sys, threading
@@ -42,10 +43,10 @@ def main() -> int:
     ap.add_argument("--logins", type=int, default=3, help="password hashes per thread")
     args = ap.parse_args()
     for fixed in (False, True):
-        code = CHILD.format(repo=str(REPO), fixed=fixed, threads=args.threads, logins=args.logins)
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout.split()
+        code = CHILD.format(
+            repo=str(REPO_DIR), fixed=fixed, threads=args.threads, logins=args.logins
+        )
+        out = child_figures(code)
         name = "limit_allocator_retention()" if fixed else "glibc defaults"
         print(
             f"{name:30s} {args.threads} threads × {args.logins} scrypt: RSS {out[0]} → {out[1]} MB "

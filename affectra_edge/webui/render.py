@@ -13,7 +13,9 @@ Everything happens in memory; nothing is written anywhere.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -40,6 +42,41 @@ assert set(COLOURS) == set(EMOTIONS)
 #: are not scaled down to hairlines and specks
 ANALYSIS_W = 640
 
+T = TypeVar("T")
+
+# OpenCV 5 keeps its text renderer's state per thread (~5.7 MB, freed only when the thread
+# ends), on the first getTextSize/putText. Web workers live as long as the daemon, so every
+# one that ever drew a label (a live-view frame, a placeholder card, an analyzed upload) kept
+# a copy: 16 workers ~ +92 MB, in ~6 MB steps over the first ~20 minutes of the soak
+# (bench/RESULTS.md, issue 18). All text is measured and drawn on this one thread instead.
+_TEXT = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-text")
+
+
+def _on_text_thread(fn: Callable[..., T], *args: object) -> T:
+    return _TEXT.submit(fn, *args).result()
+
+
+def text_size(text: str, scale: float, thickness: int) -> tuple[tuple[int, int], int]:
+    """``((width, height), baseline)`` of ``text`` in the labels' font."""
+    (tw, th), base = _on_text_thread(
+        cv2.getTextSize, text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness
+    )
+    return (int(tw), int(th)), int(base)
+
+
+def put_text(
+    img: np.ndarray,
+    text: str,
+    org: tuple[int, int],
+    scale: float,
+    colour: tuple[int, int, int],
+    thickness: int,
+) -> None:
+    """Draw ``text`` into ``img`` (in place) in the labels' font, anti-aliased."""
+    _on_text_thread(
+        cv2.putText, img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA
+    )
+
 
 def placeholder(width: int = 640, height: int = 360, text: str = "Live image disabled") -> bytes:
     img = np.full((height, width, 3), (48, 40, 36), np.uint8)
@@ -49,9 +86,9 @@ def placeholder(width: int = 640, height: int = 360, text: str = "Live image dis
 
 
 def _centered(img: np.ndarray, text: str, y: int, scale: float) -> None:
-    (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    (tw, _), _ = text_size(text, scale, 2)
     x = max(4, (img.shape[1] - tw) // 2)
-    cv2.putText(img, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (220, 220, 220), 2, cv2.LINE_AA)
+    put_text(img, text, (x, y), scale, (220, 220, 220), 2)
 
 
 def _blur_region(img: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
@@ -98,19 +135,10 @@ def annotate(image_bgr: np.ndarray, result: FrameResult | None, privacy: str) ->
         x1, y1 = int(f.box.x + f.box.w), int(f.box.y + f.box.h)
         thickness = 2 if f.visible else 1
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, thickness, cv2.LINE_AA)
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        (tw, th), base = text_size(label, 0.5, 1)
         ty = y0 - 6 if y0 - th - 8 > 0 else y1 + th + 6
         cv2.rectangle(out, (x0, ty - th - 4), (x0 + tw + 6, ty + base), colour, -1)
-        cv2.putText(
-            out,
-            label,
-            (x0 + 3, ty - 1),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.5,
-            (20, 20, 20),
-            1,
-            cv2.LINE_AA,
-        )
+        put_text(out, label, (x0 + 3, ty - 1), 0.5, (20, 20, 20), 1)
     return out
 
 
@@ -145,21 +173,12 @@ def numbered(img: np.ndarray, boxes: list[tuple[Box, str | None]]) -> np.ndarray
         x1, y1 = int((box.x + box.w) * k), int((box.y + box.h) * k)
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, thick, cv2.LINE_AA)
         label = str(n)
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+        (tw, th), _ = text_size(label, scale, thick)
         pad = max(4, thick * 2)
         tx0 = max(0, min(x0, out.shape[1] - tw - 2 * pad))
         ty1 = y0 if y0 - th - 2 * pad >= 0 else min(out.shape[0], y1 + th + 2 * pad)
         cv2.rectangle(out, (tx0, ty1 - th - 2 * pad), (tx0 + tw + 2 * pad, ty1), colour, -1)
-        cv2.putText(
-            out,
-            label,
-            (tx0 + pad, ty1 - pad),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            _ink(colour),
-            thick,
-            cv2.LINE_AA,
-        )
+        put_text(out, label, (tx0 + pad, ty1 - pad), scale, _ink(colour), thick)
     return out
 
 
