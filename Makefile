@@ -22,7 +22,7 @@ $(TEST_STAMP): $(STAMP) scripts/requirements-deepface.txt scripts/requirements-t
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup.sh --test
 	@touch $(TEST_STAMP)
 
-# The emotion model (training/README.md): its own venv with PyTorch, CPU only, < 2 h here.
+# The emotion model (docs/emotion-model.md): its own venv with PyTorch, CPU only, < 2 h here.
 DATA       ?= ../shared/data
 TRAIN_PY    = .venv-train/bin/python
 MODEL_OUT   = affectra_edge/data/emotion_affectra_int8.tflite

@@ -55,7 +55,7 @@ MODELS: dict[str, ModelFile] = {
             "emotion_affectra",
             OWN,
             "affectra_edge/data/emotion_affectra_int8.tflite",
-            "968c05c994c29cba97a8a1385646fcff43d17bcd882e298c9044d395df5e4dda",
+            "18eea327b77f95f54da644c929cc193315dc6911db11059e5d362408d127d58e",
             "7-class emotion model (Affectra, low-resolution robust, int8 TFLite)",
         ),
         ModelFile(
