@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import load
+from data import EMOTIONS, load
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     x, y = load(args.faces)
     clf = TFLiteEmotionClassifier(args.model, num_threads=1)
-    probs = np.empty((len(x), 7), np.float32)
+    probs = np.empty((len(x), len(EMOTIONS)), np.float32)
     t0 = time.monotonic()
     for i, face in enumerate(x):
         a = clf.classify_crop(face).probs

@@ -59,8 +59,8 @@ def teacher_targets(probs: np.ndarray, n: int, temperature: float) -> torch.Tens
     The int8 teacher's softmax is quantized to 1/256, so near-zero classes are floored before
     the power: a hard zero would forbid the student any mass there.
     """
-    if probs.shape != (n, 7):
-        raise ValueError(f"teacher soft labels are {probs.shape}, expected ({n}, 7)")
+    if probs.shape != (n, len(EMOTIONS)):
+        raise ValueError(f"teacher soft labels are {probs.shape}, expected ({n}, {len(EMOTIONS)})")
     p = np.maximum(probs.astype(np.float64), 1e-4) ** (1.0 / temperature)
     return torch.tensor(p / p.sum(1, keepdims=True), dtype=torch.float32)
 
