@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from augment import augment_batch
 from data import EMOTIONS, at_face_size, load
-from model import EmotionNet, to_input
+from model import CONVS, WIDTHS, EmotionNet, to_input
 
 SELECT_SIZES = (48, 24, 16)
 
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher", help="(N, 7) soft labels for the training faces, from teacher.py")
     ap.add_argument("--distill", type=float, default=0.5, help="weight of the teacher's term")
     ap.add_argument("--temperature", type=float, default=2.0)
+    ap.add_argument("--widths", default=",".join(map(str, WIDTHS)), help="channels per block")
+    ap.add_argument("--convs", default=",".join(map(str, CONVS)), help="3×3 convs per block")
     ap.add_argument("--p-lowres", type=float, default=0.6)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -125,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     log_path = out / "log.jsonl"
     log_path.write_text("")
 
-    model = EmotionNet()
+    model = EmotionNet(
+        tuple(int(v) for v in args.widths.split(",")), tuple(int(v) for v in args.convs.split(","))
+    )
     ema = copy.deepcopy(model)
     for p in ema.parameters():
         p.requires_grad_(False)
