@@ -127,6 +127,9 @@ class DetectorConfig:
     motion_area: float = field(default=0.002, metadata=_opt(0.0, 1.0))
     #: adaptive: emotion classifications per viewer per second; the last one is reused between
     classify_hz: float = field(default=5.0, metadata=_opt(0.1, 120))
+    #: adaptive: a viewer whose face changed by more than this many grey levels (mean over a
+    #: 16×16 thumbnail) since their last classification is classified again at once (0 = off)
+    classify_change: float = field(default=4.0, metadata=_opt(0.0, 255))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,10 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
+import numpy as np
+
+from affectra_edge.classify.crop import crop_face
 from affectra_edge.motion import Motion
 from affectra_edge.types import Box, Emotions
 
@@ -88,24 +92,61 @@ class DetectionScheduler:
             self._since_full += 1
 
 
-class ClassifyLimiter:
-    """At most ``hz`` classifications per viewer per second; the last distribution in between."""
+def thumbnail(image: np.ndarray, box: Box) -> np.ndarray:
+    """A face as 16×16 grey levels: enough to see it move, turn or change expression."""
+    crop = crop_face(image, box)
+    if crop.size == 0:
+        return np.zeros((THUMB, THUMB), np.int16)
+    if crop.ndim == 3:
+        crop = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    return cv2.resize(crop, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.int16)
 
-    def __init__(self, hz: float = 5.0):
+
+THUMB = 16
+
+
+@dataclass(slots=True)
+class _Reading:
+    timestamp: float
+    emotions: Emotions
+    thumb: np.ndarray | None
+
+
+class ClassifyLimiter:
+    """At most ``hz`` classifications per viewer per second while the face looks the same;
+    the last distribution in between.
+
+    A face whose 16×16 thumbnail differs from the one last classified by more than
+    ``change`` grey levels on average (it walked, turned, or its expression changed) is
+    classified again at once: reusing a reading is only sound while it still describes the
+    face. A viewer standing still, the case the cap is for, stays at ``hz``."""
+
+    def __init__(self, hz: float = 5.0, change: float = 0.0):
         # a little slack so that 5 Hz at 15 fps is every third frame, not every fourth
         self.period = (1.0 / hz - 1e-3) if hz > 0 else 0.0
-        self._last: dict[int, tuple[float, Emotions]] = {}
+        self.change = change
+        self._last: dict[int, _Reading] = {}
 
-    def due(self, track_id: int, timestamp: float) -> bool:
+    def due(self, track_id: int, timestamp: float, thumb: np.ndarray | None = None) -> bool:
         last = self._last.get(track_id)
-        return last is None or timestamp - last[0] >= self.period
+        if last is None or timestamp - last.timestamp >= self.period:
+            return True
+        if self.change <= 0 or thumb is None or last.thumb is None:
+            return False
+        return float(np.abs(thumb - last.thumb).mean()) > self.change
 
     def held(self, track_id: int) -> Emotions | None:
         last = self._last.get(track_id)
-        return last[1] if last else None
+        return last.emotions if last else None
 
-    def classified(self, track_id: int, timestamp: float, emotions: Emotions) -> None:
-        self._last[track_id] = (timestamp, emotions)
+    def classified(
+        self,
+        track_id: int,
+        timestamp: float,
+        emotions: Emotions,
+        thumb: np.ndarray | None = None,
+    ) -> None:
+        self._last[track_id] = _Reading(timestamp, emotions, thumb)
 
     def forget(self, track_ids: list[int]) -> None:
         for tid in track_ids:

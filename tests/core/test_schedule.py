@@ -146,6 +146,22 @@ def test_classify_limiter_caps_each_viewer_and_holds_the_last_distribution():
     assert lim.held(1) is None and lim.due(1, 1.0)
 
 
+def test_classify_limiter_classifies_again_at_once_when_the_face_changed():
+    lim = ClassifyLimiter(hz=5.0, change=4.0)
+    probs = Emotions(tuple(1.0 / len(EMOTIONS) for _ in EMOTIONS))
+    rng = np.random.default_rng(3)
+    face = rng.integers(40, 200, (16, 16)).astype(np.int16)
+    lim.classified(1, 0.0, probs, face)
+    same = face + rng.integers(-3, 4, face.shape)  # sensor noise, about 1.5 levels
+    assert not lim.due(1, 1 / FPS, same)
+    turned = np.roll(face, 4, axis=1)  # the face moved or turned in its box
+    assert lim.due(1, 1 / FPS, turned)
+    assert lim.due(1, 0.2, same)  # and the cap still holds for a face that stays the same
+    off = ClassifyLimiter(hz=5.0, change=0.0)
+    off.classified(1, 0.0, probs, face)
+    assert not off.due(1, 1 / FPS, turned)
+
+
 # --------------------------------------------------------------------- region carry ----
 def test_offset_maps_the_region_models_box_onto_the_full_detectors():
     full = Box(117, 70, 90, 90)
