@@ -127,9 +127,9 @@ class DetectorConfig:
     motion_area: float = field(default=0.002, metadata=_opt(0.0, 1.0))
     #: adaptive: emotion classifications per viewer per second; the last one is reused between
     classify_hz: float = field(default=5.0, metadata=_opt(0.1, 120))
-    #: adaptive: a viewer whose face changed by more than this many grey levels (mean over a
-    #: 16×16 thumbnail) since their last classification is classified again at once (0 = off)
-    classify_change: float = field(default=4.0, metadata=_opt(0.0, 255))
+    #: adaptive: each viewer's first N readings are taken on every frame they are seen (a
+    #: session's mix is the mean of its readings; a short visit has few), then classify_hz
+    classify_first: int = field(default=50, metadata=_opt(0, 100000))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from affectra_edge.detect import build_detector
 from affectra_edge.detect.region import Offset, RegionDetector
 from affectra_edge.motion import MotionDetector
 from affectra_edge.ports import Classifier, Detector
-from affectra_edge.schedule import ClassifyLimiter, DetectionScheduler, Step, thumbnail
+from affectra_edge.schedule import ClassifyLimiter, DetectionScheduler, Step
 from affectra_edge.sessions import SessionBuilder
 from affectra_edge.track import Tracker
 from affectra_edge.types import (
@@ -80,7 +80,7 @@ class Adaptive:
                 carry_max_tracks=3 if cfg.carry == "region" else cfg.max_faces,
             ),
             RegionDetector(regions) if regions is not None else None,
-            ClassifyLimiter(cfg.classify_hz, cfg.classify_change),
+            ClassifyLimiter(cfg.classify_hz, cfg.classify_first),
         )
 
 
@@ -191,18 +191,11 @@ class Pipeline:
         t2 = self._timer()
         faces, ended = self.tracker.update([FaceObservation(b) for b in boxes], ts)
         t3 = self._timer()
-        # A 16×16 thumbnail per visible face (~15 µs each) tells the limiter whether the
-        # last reading still describes the face.
-        thumbs = {
-            f.track_id: thumbnail(frame.image, f.box) if a.limiter.change else None
-            for f in faces
-            if f.visible
-        }
-        due = [f for f in faces if f.visible and a.limiter.due(f.track_id, ts, thumbs[f.track_id])]
+        due = [f for f in faces if f.visible and a.limiter.due(f.track_id, ts)]
         if due:
             emotions = self.classifier.classify(image, [f.box.scaled(scale) for f in due])
             for f, e in zip(due, emotions, strict=True):
-                a.limiter.classified(f.track_id, ts, e, thumbs[f.track_id])
+                a.limiter.classified(f.track_id, ts, e)
         # Between classifications a viewer keeps their last distribution, so sessions and
         # the live view see one per visible frame, as with every-frame processing.
         faces = [

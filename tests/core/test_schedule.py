@@ -146,20 +146,22 @@ def test_classify_limiter_caps_each_viewer_and_holds_the_last_distribution():
     assert lim.held(1) is None and lim.due(1, 1.0)
 
 
-def test_classify_limiter_classifies_again_at_once_when_the_face_changed():
-    lim = ClassifyLimiter(hz=5.0, change=4.0)
+def test_classify_limiter_takes_a_new_viewers_first_readings_on_every_frame():
+    lim = ClassifyLimiter(hz=5.0, first=30)
     probs = Emotions(tuple(1.0 / len(EMOTIONS) for _ in EMOTIONS))
-    rng = np.random.default_rng(3)
-    face = rng.integers(40, 200, (16, 16)).astype(np.int16)
-    lim.classified(1, 0.0, probs, face)
-    same = face + rng.integers(-3, 4, face.shape)  # sensor noise, about 1.5 levels
-    assert not lim.due(1, 1 / FPS, same)
-    turned = np.roll(face, 4, axis=1)  # the face moved or turned in its box
-    assert lim.due(1, 1 / FPS, turned)
-    assert lim.due(1, 0.2, same)  # and the cap still holds for a face that stays the same
-    off = ClassifyLimiter(hz=5.0, change=0.0)
-    off.classified(1, 0.0, probs, face)
-    assert not off.due(1, 1 / FPS, turned)
+    due = []
+    for i in range(int(4 * FPS)):  # viewer 1 from frame 0 (unseen in frames 10-19)
+        ts = i / FPS
+        if not 10 <= i < 20 and lim.due(1, ts):
+            due.append(i)
+            lim.classified(1, ts, probs)
+    assert due[:30] == [*range(10), *range(20, 40)]  # 30 readings on every frame seen
+    assert due[30:] == list(range(42, 60, 3))  # then 5 Hz from the last reading
+    lim.classified(2, 3.0, probs)
+    assert lim.due(2, 3.0 + 1 / FPS)  # viewer 2 counts their own readings
+    lim.forget([1])
+    lim.classified(1, 10.0, probs)
+    assert lim.due(1, 10.0 + 1 / FPS)  # a forgotten viewer starts over
 
 
 # --------------------------------------------------------------------- region carry ----
@@ -216,7 +218,9 @@ class ScriptedDetector:
 
 
 def test_adaptive_pipeline_skips_the_detector_on_a_still_empty_scene_and_caps_emotions(wall):
-    cfg = dataclasses.replace(Config().detector, schedule="adaptive", carry="hold")
+    cfg = dataclasses.replace(
+        Config().detector, schedule="adaptive", carry="hold", classify_first=15
+    )
     det, clf = ScriptedDetector(), CountingClassifier()
     pipe = Pipeline(
         det,
@@ -241,9 +245,10 @@ def test_adaptive_pipeline_skips_the_detector_on_a_still_empty_scene_and_caps_em
         faces.append([f for f in res.faces if f.visible])
     assert all(len(f) == 1 and f[0].emotions is not None for f in faces)
     assert len({f[0].track_id for f in faces}) == 1
-    # two seconds at 5 Hz: 10 classifications, not 30; the detector ran on the arrival
+    # the first 15 readings on every frame, the next second at 5 Hz (5): 20, not 30; the detector
+    # ran on the arrival
     # (motion) and every fifth frame after it, not on every frame
-    assert clf.faces == 10
+    assert clf.faces == 15 + 5
     assert 2 + 6 <= det.calls <= 2 + 8
 
 
