@@ -35,11 +35,16 @@ integrations-setup:
 	scripts/setup-integrations.sh
 
 model: setup training-setup
-	$(VENV)/bin/python training/teacher.py $(DATA)/fer2013/train.npz -o build/model/teacher_fer.npy
+	$(VENV)/bin/python training/teacher.py $(DATA)/fer2013/train.npz -o build/model/teacher.npy \
+		--model fer --model affectra=training/teachers/emotion_affectra_54m_int8.tflite
 	$(TRAIN_PY) training/train.py --train $(DATA)/fer2013/train.npz \
 		--val $(DATA)/fer2013/publictest.npz --out build/model \
-		--teacher build/model/teacher_fer.npy
-	$(TRAIN_PY) training/export_tflite.py build/model/checkpoint.pt \
+		--teacher build/model/teacher.npy
+	# a second, gentler cycle from the first one's weights (docs/emotion-model.md)
+	$(TRAIN_PY) training/train.py --train $(DATA)/fer2013/train.npz \
+		--val $(DATA)/fer2013/publictest.npz --out build/model/cycle2 \
+		--teacher build/model/teacher.npy --init build/model/checkpoint.pt --epochs 12 --lr 0.01
+	$(TRAIN_PY) training/export_tflite.py build/model/cycle2/checkpoint.pt \
 		--calib $(DATA)/fer2013/train.npz -o $(MODEL_OUT)
 	@echo "pin this sum in affectra_edge/models.py (emotion_affectra):"
 	@sha256sum $(MODEL_OUT)

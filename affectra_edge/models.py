@@ -55,7 +55,7 @@ MODELS: dict[str, ModelFile] = {
             "emotion_affectra",
             OWN,
             "affectra_edge/data/emotion_affectra_int8.tflite",
-            "18eea327b77f95f54da644c929cc193315dc6911db11059e5d362408d127d58e",
+            "56fab9f81e13cbac72f56c78fb47dd99ee4c7f45a123260b8da645da3d95795f",
             "7-class emotion model (Affectra, low-resolution robust, int8 TFLite)",
         ),
         ModelFile(

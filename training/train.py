@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train", required=True)
     ap.add_argument("--val", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--epochs", type=int, default=24)
+    ap.add_argument("--epochs", type=int, default=28)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--weight-decay", type=float, default=5e-4)
@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=20261130)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N faces of each set")
+    ap.add_argument(
+        "--init",
+        help="start from this checkpoint's weights (a second, gentler learning-rate cycle)",
+    )
     args = ap.parse_args(argv)
 
     random.seed(args.seed)
@@ -130,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     model = EmotionNet(
         tuple(int(v) for v in args.widths.split(",")), tuple(int(v) for v in args.convs.split(","))
     )
+    if args.init:
+        ck = torch.load(args.init, map_location="cpu", weights_only=False)
+        if tuple(ck["widths"]) != model.widths or tuple(ck["convs"]) != model.convs:
+            ap.error(
+                f"--init {args.init}: widths {ck['widths']} convs {ck['convs']}, but this run"
+                f" trains widths {model.widths} convs {model.convs}"
+            )
+        model.load_state_dict(ck["state_dict"])
     ema = copy.deepcopy(model)
     for p in ema.parameters():
         p.requires_grad_(False)

@@ -154,3 +154,25 @@ def test_several_teachers_are_averaged_and_a_missing_file_is_named(tmp_path, tra
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert r.returncode == 2 and "nothing.tflite is not a file" in r.stderr
+
+
+def test_a_second_cycle_starts_from_the_first_ones_weights(tmp_path, trained, train_python):
+    out, _, _ = trained
+    common = [str(train_python), str(REPO / "training" / "train.py"),
+              "--train", str(out.parent / "train.npz"), "--val", str(out.parent / "val.npz"),
+              "--epochs", "1", "--batch", "32", "--threads", "1", "--lr", "1e-7",
+              "--init", str(out / "checkpoint.pt")]  # fmt: skip
+    runs = {}
+    for name, extra in (("c2", []), ("scratch", ["--init", ""])):
+        r = subprocess.run([*common, "--out", str(tmp_path / name), *extra],
+                           capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs[name] = json.loads((tmp_path / name / "log.jsonl").read_text().splitlines()[0])
+    first = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    # with a learning rate too small to learn anything, a run is as good as its start: the
+    # checkpoint's (averaged) weights score what they scored, and fit better than a fresh net
+    assert runs["c2"]["train_loss"] < runs["scratch"]["train_loss"] - 0.1
+    assert abs(runs["c2"]["select"] - max(e["select"] for e in first)) < 0.05
+    bad = subprocess.run([*common, "--out", str(tmp_path / "c3"), "--widths", "8,16,32,64,96"],
+                         capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert bad.returncode == 2 and "but this run trains widths (8, 16, 32, 64, 96)" in bad.stderr
