@@ -8,8 +8,8 @@ on x86-64 and ARM64), so a face costs int8 arithmetic end to end and the file is
 than float; dynamic-range models keep float activations and re-quantize them per op.
 
 The graph is the network after folding BatchNorm into the convolutions:
-QUANTIZE (float32 [1,48,48,1] in [-1,1] → int8) → CONV_2D (+ReLU) blocks with MAX_POOL_2D between →
-AVERAGE_POOL_2D (global) → RESHAPE → FULLY_CONNECTED → SOFTMAX → DEQUANTIZE (float32 [1,7]).
+QUANTIZE (float32 [1,48,48,1] in [-1,1] → int8) → blocks of CONV_2D (+ReLU), MAX_POOL_2D
+between them → AVERAGE_POOL_2D (global) → RESHAPE → FULLY_CONNECTED → SOFTMAX → DEQUANTIZE (float32 [1,7]).
 Quantization follows the TFLite int8 specification: weights symmetric per output channel
 (conv) or per tensor (fully connected), int32 biases at input_scale × weight_scale,
 activations asymmetric with ranges calibrated on augmented training faces, softmax output at

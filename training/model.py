@@ -6,8 +6,9 @@ pooling, dropout and one linear layer. The cost per face in the int8 runtime is 
 linear in multiply-adds (≈ 0.24 ms + 0.026 ms per M MACs on an x86-64 core), and most of
 them sit where a 3×3 conv is widest over the most pixels. So the early, high-resolution
 blocks are narrow (faces 3-5 m away have little fine detail to find there) and the depth and
-width go to the 6×6 and 3×3 blocks, where they are cheap: the previous 4-block network
-(widths 24-48-96-192, 54 M MACs, 1.7 ms per face) scored lower at 16-24 px than this one.
+width go to the 6×6 and 3×3 blocks, where they are cheap. The previous 4-block network
+(widths 24-48-96-192, 54 M MACs) took 1.7 ms per face against 0.9 ms for this one, which
+scores the same at 48 and 24 px and a point higher at 16 px (docs/emotion-model.md).
 Every layer maps to a TFLite builtin (CONV_2D with fused ReLU after folding BatchNorm,
 MAX_POOL_2D, AVERAGE_POOL_2D, FULLY_CONNECTED, SOFTMAX), so ``export_tflite.py`` can write
 it directly. Input: [N, 1, 48, 48], the grayscale face scaled to [-1, 1] (``x/255*2-1``).

@@ -245,9 +245,8 @@ def test_adaptive_pipeline_skips_the_detector_on_a_still_empty_scene_and_caps_em
         faces.append([f for f in res.faces if f.visible])
     assert all(len(f) == 1 and f[0].emotions is not None for f in faces)
     assert len({f[0].track_id for f in faces}) == 1
-    # the first 15 readings on every frame, the next second at 5 Hz (5): 20, not 30; the detector
-    # ran on the arrival
-    # (motion) and every fifth frame after it, not on every frame
+    # the first 15 readings on every frame, the next second at 5 Hz (5): 20, not 30; the
+    # detector ran on the arrival (motion) and every fifth frame after it, not on every frame
     assert clf.faces == 15 + 5
     assert 2 + 6 <= det.calls <= 2 + 8
 
