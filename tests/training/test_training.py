@@ -40,6 +40,15 @@ def synthetic_faces(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.int8)
 
 
+def run_teacher(faces, out, *models: str) -> subprocess.CompletedProcess:
+    """teacher.py in the appliance's venv (this one), as `make model` runs it."""
+    args = [a for m in models for a in ("--model", m)]
+    return subprocess.run(
+        [sys.executable, str(REPO / "training" / "teacher.py"), str(faces), "-o", str(out), *args],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, train_python):
     d = tmp_path_factory.mktemp("train")
@@ -47,12 +56,7 @@ def trained(tmp_path_factory, train_python):
         x, y = synthetic_faces(350 if name == "train" else 140, seed)
         np.savez(d / f"{name}.npz", x=x, y=y)
     out = d / "run"
-    # the teacher's soft labels come from the appliance's venv (this one), as in `make model`
-    t = subprocess.run(
-        [sys.executable, str(REPO / "training" / "teacher.py"), str(d / "train.npz"),
-         "-o", str(d / "teacher.npy")],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    t = run_teacher(d / "train.npz", d / "teacher.npy")
     assert t.returncode == 0, t.stderr[-3000:]
     r = subprocess.run(
         [str(train_python), str(REPO / "training" / "train.py"),
@@ -129,13 +133,9 @@ def test_int8_export_matches_the_float_network(trained):
     assert report["mean_abs_prob_diff"] < 0.03, report
 
 
-def _teacher(out_dir, faces, *models) -> np.ndarray:
-    out = out_dir / f"teacher-{len(models)}.npy"
-    args = [a for m in models for a in ("--model", m)]
-    r = subprocess.run(
-        [sys.executable, str(REPO / "training" / "teacher.py"), str(faces), "-o", str(out), *args],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+def _teacher(out_dir, faces, *models: str) -> np.ndarray:
+    out = out_dir / "teacher.npy"
+    r = run_teacher(faces, out, *models)
     assert r.returncode == 0, r.stderr[-3000:]
     return np.load(out)
 
@@ -148,11 +148,7 @@ def test_several_teachers_are_averaged_and_a_missing_file_is_named(tmp_path, tra
     both = _teacher(tmp_path / "c", faces, "fer", f"affectra={model}")
     assert np.allclose(both, (fer + ours) / 2, atol=1e-5)
     assert not np.allclose(fer, ours, atol=0.05)  # two different teachers, a real average
-    r = subprocess.run(
-        [sys.executable, str(REPO / "training" / "teacher.py"), str(faces), "-o",
-         str(tmp_path / "x.npy"), "--model", f"affectra={tmp_path / 'nothing.tflite'}"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+    r = run_teacher(faces, tmp_path / "x.npy", f"affectra={tmp_path / 'nothing.tflite'}")
     assert r.returncode == 2 and "nothing.tflite is not a file" in r.stderr
 
 
@@ -160,10 +156,10 @@ def test_a_second_cycle_starts_from_the_first_ones_weights(tmp_path, trained, tr
     out, _, _ = trained
     common = [str(train_python), str(REPO / "training" / "train.py"),
               "--train", str(out.parent / "train.npz"), "--val", str(out.parent / "val.npz"),
-              "--epochs", "1", "--batch", "32", "--threads", "1", "--lr", "1e-7",
-              "--init", str(out / "checkpoint.pt")]  # fmt: skip
+              "--epochs", "1", "--batch", "32", "--threads", "1", "--lr", "1e-7"]  # fmt: skip
+    init = ["--init", str(out / "checkpoint.pt")]
     runs = {}
-    for name, extra in (("c2", []), ("scratch", ["--init", ""])):
+    for name, extra in (("c2", init), ("scratch", [])):
         r = subprocess.run([*common, "--out", str(tmp_path / name), *extra],
                            capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
         assert r.returncode == 0, r.stderr[-3000:]
@@ -173,6 +169,8 @@ def test_a_second_cycle_starts_from_the_first_ones_weights(tmp_path, trained, tr
     # checkpoint's (averaged) weights score what they scored, and fit better than a fresh net
     assert runs["c2"]["train_loss"] < runs["scratch"]["train_loss"] - 0.1
     assert abs(runs["c2"]["select"] - max(e["select"] for e in first)) < 0.05
-    bad = subprocess.run([*common, "--out", str(tmp_path / "c3"), "--widths", "8,16,32,64,96"],
-                         capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    bad = subprocess.run(
+        [*common, *init, "--out", str(tmp_path / "c3"), "--widths", "8,16,32,64,96"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
     assert bad.returncode == 2 and "but this run trains widths (8, 16, 32, 64, 96)" in bad.stderr
