@@ -160,7 +160,8 @@ class Pipeline:
         motion = a.motion.update(frame.image, regions=bool(tracks))
         t1 = self._timer()
         image, scale = frame.for_classifier
-        step = a.scheduler.decide(ts, motion, tracks).step
+        settling = a.limiter.settling(self.tracker.ids())
+        step = a.scheduler.decide(ts, motion, tracks, settling).step
         boxes: list[Box] = []
         if step == "carry" and a.regions is None:
             boxes = a.last_boxes
@@ -191,7 +192,9 @@ class Pipeline:
         t2 = self._timer()
         faces, ended = self.tracker.update([FaceObservation(b) for b in boxes], ts)
         t3 = self._timer()
-        due = [f for f in faces if f.visible and a.limiter.due(f.track_id, ts)]
+        # Only boxes of the full detector are read: the emotion model reads a carried box,
+        # 1-2 % of a face off, differently enough to move a session's mix (bench/RESULTS.md).
+        due = [f for f in faces if step == "full" and f.visible and a.limiter.due(f.track_id, ts)]
         if due:
             emotions = self.classifier.classify(image, [f.box.scaled(scale) for f in due])
             for f, e in zip(due, emotions, strict=True):

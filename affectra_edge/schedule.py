@@ -4,14 +4,18 @@ Frigate's lesson: cheap motion detection decides when the detector runs.
 
 - Nobody tracked: the full detector runs on frames with motion, and every ``idle_detect_s``
   anyway (a visitor who walked in while the background was still adapting, then stood still).
-- Somebody tracked: the full detector runs every ``detect_every``-th frame, at once when motion
-  appears outside every tracked person (a newcomer), when more people are tracked than carrying
-  them costs less than one full detection (``carry_max_tracks``), and on demand when a carried
-  track is lost. In between, tracks are *carried*: each is looked for in a small region around
-  its last box (:mod:`affectra_edge.detect.region`).
-- Each viewer's emotion is classified on every frame for their first ``classify_first``
-  readings, then at most ``classify_hz`` times a second; in between the last distribution is
-  reused (:class:`ClassifyLimiter`).
+- Somebody tracked: while any tracked viewer is *settling* (fewer than ``classify_first``
+  readings so far) every frame is a full detection, exactly as with every-frame processing: a
+  visit's first seconds are where a passer-by's whole mix and a flickering face are decided.
+  After that the full detector runs every ``detect_every``-th frame, at once when motion
+  appears outside every tracked person (a newcomer), when more people are tracked than
+  carrying them costs less than one full detection (``carry_max_tracks``), and on demand when
+  a carried track is lost. In between, tracks are *carried*: each is looked for in a small
+  region around its last box (:mod:`affectra_edge.detect.region`).
+- Emotions are read only from full detections' boxes (a carried box is close, but the emotion
+  model reads a crop shifted by 1-2 % of a face differently: bench/RESULTS.md), each settling
+  viewer on every frame, then at most ``classify_hz`` times a second; in between the last
+  distribution is reused (:class:`ClassifyLimiter`).
 
 Pure: time is the frames' timestamps, so replays decide exactly as the live run did.
 """
@@ -61,7 +65,10 @@ class DetectionScheduler:
         self._last_full: float | None = None
         self._since_full = 0
 
-    def decide(self, timestamp: float, motion: Motion, tracks: list[Box]) -> Decision:
+    def decide(
+        self, timestamp: float, motion: Motion, tracks: list[Box], settling: bool = False
+    ) -> Decision:
+        """``settling``: some tracked viewer has not had their first readings yet."""
         if self._last_full is None:
             return Decision("full", "first frame")
         if not tracks:
@@ -70,6 +77,8 @@ class DetectionScheduler:
             if timestamp - self._last_full >= self.idle_detect_s:
                 return Decision("full", "idle refresh")
             return Decision("skip", "still and empty")
+        if settling:
+            return Decision("full", "settling viewer")
         if self._since_full + 1 >= self.detect_every:
             return Decision("full", "every nth")
         if len(tracks) > self.carry_max_tracks:
@@ -109,6 +118,12 @@ class ClassifyLimiter:
     def due(self, track_id: int, timestamp: float) -> bool:
         last = self._last.get(track_id)
         return last is None or last[2] < self.first or timestamp - last[0] >= self.period
+
+    def settling(self, track_ids: list[int]) -> bool:
+        """Whether any of these viewers has had fewer than ``first`` readings."""
+        return any(
+            (last := self._last.get(tid)) is None or last[2] < self.first for tid in track_ids
+        )
 
     def held(self, track_id: int) -> Emotions | None:
         last = self._last.get(track_id)

@@ -93,6 +93,10 @@ class Tracker:
         """The last box of every live track, seen in the last frame or coasting."""
         return [t.box for t in self._tracks.values()]
 
+    def ids(self) -> list[int]:
+        """Every live track, seen in the last frame or coasting."""
+        return list(self._tracks)
+
     def flush(self) -> list[int]:
         """End every track (end of stream / shutdown)."""
         ended = list(self._tracks)

@@ -125,6 +125,10 @@ def test_newcomer_motion_or_a_crowd_means_a_full_detection_now():
     assert sched.decide(0.1, newcomer, [face]).reason == "motion outside tracks"
     assert sched.decide(0.1, STILL, [face] * 4).reason == "many tracks"
     assert sched.decide(0.1, STILL, [face] * 3).step == "carry"
+    # a viewer still settling (first readings) is detected on every frame, as every-frame
+    # processing would; an empty scene has nobody to settle
+    assert sched.decide(0.1, STILL, [face], settling=True).reason == "settling viewer"
+    assert sched.decide(0.1, STILL, [], settling=True).step == "skip"
 
 
 def test_classify_limiter_caps_each_viewer_and_holds_the_last_distribution():
@@ -157,6 +161,8 @@ def test_classify_limiter_takes_a_new_viewers_first_readings_on_every_frame():
             lim.classified(1, ts, probs)
     assert due[:30] == [*range(10), *range(20, 40)]  # 30 readings on every frame seen
     assert due[30:] == list(range(42, 60, 3))  # then 5 Hz from the last reading
+    assert not lim.settling([1])
+    assert lim.settling([1, 2])  # viewer 2 has no readings yet
     lim.classified(2, 3.0, probs)
     assert lim.due(2, 3.0 + 1 / FPS)  # viewer 2 counts their own readings
     lim.forget([1])
@@ -239,16 +245,21 @@ def test_adaptive_pipeline_skips_the_detector_on_a_still_empty_scene_and_caps_em
     visitor = wall.copy()
     visitor[75:115, 150:180] = 230.0
     n0 = len(empty)
-    faces = []
+    faces, steps = [], []
     for i in range(int(2 * FPS)):
         res = pipe.process(Frame(noisy(visitor, rng), base + (n0 + i) / FPS, n0 + i))
         faces.append([f for f in res.faces if f.visible])
+        steps.append(pipe.last_step)
     assert all(len(f) == 1 and f[0].emotions is not None for f in faces)
     assert len({f[0].track_id for f in faces}) == 1
-    # the first 15 readings on every frame, the next second at 5 Hz (5): 20, not 30; the
-    # detector ran on the arrival (motion) and every fifth frame after it, not on every frame
-    assert clf.faces == 15 + 5
-    assert 2 + 6 <= det.calls <= 2 + 8
+    # while the viewer settles (their first 15 readings) every frame is a full detection, as
+    # with every-frame processing; then every fifth, the boxes held in between
+    assert steps[:15] == ["full"] * 15
+    assert steps[15:] == ["carry", "carry", "carry", "carry", "full"] * 3
+    assert det.calls == 2 + 15 + 3
+    # read only on full detections: 15 settling, then 3 (every fifth frame is 3 Hz, under the
+    # 5 Hz cap), not 30
+    assert clf.faces == 15 + 3
 
 
 def _sessions(schedule: str, frames: list[Frame]):
