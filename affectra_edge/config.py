@@ -111,12 +111,15 @@ class DetectorConfig:
     min_face_px: int = field(default=24, metadata=_opt(0, 4096))
     max_faces: int = field(default=16, metadata=_opt(1, 256))
     num_threads: int = field(default=1, metadata=_opt(1, 16))
-    #: "every_frame": detect and classify every face on every frame; "adaptive": motion
-    #: decides when the detector runs, tracks are carried in between (bench/RESULTS.md)
-    schedule: Literal["every_frame", "adaptive"] = "every_frame"
+    #: "adaptive": motion decides when the detector runs, tracks are carried in between,
+    #: emotions are read at most classify_hz (the sessions agree with every-frame processing
+    #: within the tolerances in bench/RESULTS.md); "every_frame": detect and classify every
+    #: face on every frame
+    schedule: Literal["every_frame", "adaptive"] = "adaptive"
     #: adaptive: how tracks are carried between full detections: "hold" (the last boxes
-    #: stand; free) or "region" (short-range BlazeFace around each face; ~1 ms per face)
-    carry: Literal["hold", "region"] = "region"
+    #: stand; free), "template" (each face's picture matched near its last box; ~0.05 ms a
+    #: face) or "region" (short-range BlazeFace around each face; ~3 ms a face)
+    carry: Literal["hold", "template", "region"] = "template"
     #: adaptive: full detection at least every Nth frame while somebody is tracked
     detect_every: int = field(default=5, metadata=_opt(1, 1000))
     #: adaptive: full detection this often in a still, empty scene (seconds)
@@ -127,8 +130,9 @@ class DetectorConfig:
     motion_area: float = field(default=0.002, metadata=_opt(0.0, 1.0))
     #: adaptive: emotion classifications per viewer per second; the last one is reused between
     classify_hz: float = field(default=5.0, metadata=_opt(0.1, 120))
-    #: adaptive: each viewer's first N readings are taken on every frame they are seen (a
-    #: session's mix is the mean of its readings; a short visit has few), then classify_hz
+    #: adaptive: while a viewer has had fewer than N readings, every frame is a full
+    #: detection and every face is read (a session's mix is the mean of its readings; a short
+    #: visit has few), then classify_hz
     classify_first: int = field(default=50, metadata=_opt(0, 100000))
 
 

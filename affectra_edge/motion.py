@@ -27,23 +27,11 @@ class Motion:
     area: float
     #: bounding boxes of the changed regions (frame pixels), largest first
     regions: tuple[Box, ...] = ()
+    #: changed frame pixels outside the ``keep`` boxes given to :meth:`MotionDetector.update`
+    outside_px: float = 0.0
 
     def moving(self, min_area: float) -> bool:
         return self.area >= min_area
-
-    def outside(self, keep: list[Box], min_area_px: float) -> bool:
-        """True when a changed region of at least ``min_area_px`` lies outside every ``keep``.
-
-        A region counts as inside when its centre is in one of the boxes: a viewer swaying
-        inside their own region is not a newcomer.
-        """
-        for r in self.regions:
-            if r.area < min_area_px:
-                continue
-            cx, cy = r.center
-            if not any(k.x <= cx <= k.x + k.w and k.y <= cy <= k.y + k.h for k in keep):
-                return True
-        return False
 
     def touches(self, box: Box) -> bool:
         """True when any changed region overlaps ``box`` (something moved there)."""
@@ -66,11 +54,14 @@ class MotionDetector:
     def reset(self) -> None:
         self._bg = None
 
-    def update(self, image: np.ndarray, regions: bool = True) -> Motion:
+    def update(
+        self, image: np.ndarray, regions: bool = True, keep: list[Box] | None = None
+    ) -> Motion:
         """Compare a BGR (or grey) frame with the background, then let it adapt.
 
         ``regions=False`` skips finding the changed regions (only ``area`` is needed while
-        nobody is tracked)."""
+        nobody is tracked); ``keep``: boxes (frame pixels) whose changes ``outside_px`` does
+        not count."""
         h, w = image.shape[:2]
         scale = min(1.0, self.width / max(1, w))
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -83,17 +74,25 @@ class MotionDetector:
         if self._bg is None or self._bg.shape != gray.shape:
             self._bg = gray
             # The first frame is all news: whatever is in it has not been looked at yet.
-            return Motion(1.0, (Box(0.0, 0.0, float(w), float(h)),))
+            return Motion(1.0, (Box(0.0, 0.0, float(w), float(h)),), float(w * h))
         diff = cv2.absdiff(gray, self._bg)
         cv2.accumulateWeighted(gray, self._bg, self.adapt)
         mask = (diff >= self.threshold).astype(np.uint8)
         changed = cv2.countNonZero(mask)
+        inv = 1.0 / scale
+        outside = float(changed)
+        if changed and keep:
+            rest = mask.copy()
+            for b in keep:
+                x1, y1 = max(0, int(b.x * scale)), max(0, int(b.y * scale))
+                rest[y1 : int((b.y + b.h) * scale) + 1, x1 : int((b.x + b.w) * scale) + 1] = 0
+            outside = float(cv2.countNonZero(rest))
+        outside_px = outside * inv * inv
         if changed == 0 or not regions:
-            return Motion(changed / mask.size)
+            return Motion(changed / mask.size, (), outside_px)
         # joins the speckled pixels of one moving person into one region
         grown = cv2.dilate(mask, self._kernel)
         n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-        inv = 1.0 / scale
         boxes = sorted(
             (
                 Box(
@@ -106,4 +105,4 @@ class MotionDetector:
             ),
             key=lambda b: -b.area,
         )
-        return Motion(changed / mask.size, tuple(boxes))
+        return Motion(changed / mask.size, tuple(boxes), outside_px)

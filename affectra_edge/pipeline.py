@@ -16,16 +16,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from affectra_edge.classify import build_classifier
 from affectra_edge.config import Config, DetectorConfig
 from affectra_edge.detect import build_detector
-from affectra_edge.detect.region import Offset, RegionDetector
+from affectra_edge.detect.region import RegionDetector
+from affectra_edge.detect.template import TemplateCarrier
 from affectra_edge.motion import MotionDetector
-from affectra_edge.ports import Classifier, Detector
-from affectra_edge.schedule import ClassifyLimiter, DetectionScheduler, Step
+from affectra_edge.ports import Carrier, Classifier, Detector
+from affectra_edge.schedule import ClassifyLimiter, DetectionScheduler, Step, person_region
 from affectra_edge.sessions import SessionBuilder
 from affectra_edge.track import Tracker
 from affectra_edge.types import (
@@ -47,13 +49,13 @@ class Adaptive:
     motion: MotionDetector
     scheduler: DetectionScheduler
     #: None: carry tracks by holding the boxes of the last full detection
-    regions: RegionDetector | None
+    carrier: Carrier[Any] | None
     limiter: ClassifyLimiter
     #: faces seen in the last frame (what a "hold" carry repeats, a "region" carry follows)
     last_boxes: list[Box] = dataclasses.field(default_factory=list)
-    #: region carry: per face of ``last_boxes``, the box correction from its last full
-    #: detection; None until the first carry after it needs them (see ``calibration_image``)
-    offsets: list[Offset | None] | None = None
+    #: per face of ``last_boxes``, what the carrier measured at its last full detection;
+    #: None until the first carry after it needs them (see ``calibration_image``)
+    states: list[Any] | None = None
     #: the picture of the last full detection, kept (in memory, one frame) until the next
     #: frame shows whether anything will be carried: a crowd, where every frame is a full
     #: detection anyway, never pays for calibrating
@@ -61,25 +63,30 @@ class Adaptive:
 
     @classmethod
     def from_config(cls, cfg: DetectorConfig, regions: Detector | None = None) -> Adaptive:
-        if regions is None and cfg.carry == "region":
-            # The short-range model: inside a region around a face, the face is large.
-            from affectra_edge.detect.blazeface import BlazeFaceDetector
+        carrier: Carrier[Any] | None = None
+        if cfg.carry == "template":
+            carrier = TemplateCarrier()
+        elif cfg.carry == "region":
+            if regions is None:
+                # The short-range model: inside a region around a face, the face is large.
+                from affectra_edge.detect.blazeface import BlazeFaceDetector
 
-            regions = BlazeFaceDetector.from_config(
-                dataclasses.replace(cfg, model="short", max_faces=4)
-            )
+                regions = BlazeFaceDetector.from_config(
+                    dataclasses.replace(cfg, model="short", max_faces=4)
+                )
+            carrier = RegionDetector(regions)
         return cls(
             MotionDetector(threshold=cfg.motion_threshold),
             DetectionScheduler(
                 detect_every=cfg.detect_every,
                 idle_detect_s=cfg.idle_detect_s,
                 motion_area=cfg.motion_area,
-                # Following a face costs a quarter to a third of one full pass (measured:
+                # A region look costs a quarter to a third of one full pass (measured:
                 # bench/RESULTS.md), so beyond three faces the full pass is the cheaper look;
-                # holding boxes costs nothing, however many people are tracked.
+                # holding boxes or matching pictures costs next to nothing per face.
                 carry_max_tracks=3 if cfg.carry == "region" else cfg.max_faces,
             ),
-            RegionDetector(regions) if regions is not None else None,
+            carrier,
             ClassifyLimiter(cfg.classify_hz, cfg.classify_first),
         )
 
@@ -157,25 +164,27 @@ class Pipeline:
     ) -> tuple[list[TrackedFace], list[int], dict[str, float]]:
         t0 = self._timer()
         tracks = self.tracker.boxes()
-        motion = a.motion.update(frame.image, regions=bool(tracks))
+        motion = a.motion.update(
+            frame.image, regions=bool(tracks), keep=[person_region(b) for b in tracks]
+        )
         t1 = self._timer()
         image, scale = frame.for_classifier
         settling = a.limiter.settling(self.tracker.ids())
         step = a.scheduler.decide(ts, motion, tracks, settling).step
         boxes: list[Box] = []
-        if step == "carry" and a.regions is None:
+        if step == "carry" and a.carrier is None:
             boxes = a.last_boxes
-        elif step == "carry" and a.regions is not None:
+        elif step == "carry" and a.carrier is not None:
             # Only faces seen in the last frame are followed: a track the full detector
             # missed waits for the next full detection, as it would have with every frame.
-            if a.offsets is None:
+            if a.states is None:
                 image_then = a.calibration_image if a.calibration_image is not None else frame.image
-                a.offsets = a.regions.calibrate(image_then, a.last_boxes, scale)
+                a.states = a.carrier.calibrate(image_then, a.last_boxes, scale)
             # Holding the box of a face nothing moved around costs nothing. (Holding a face
             # that moves little for a frame or two as well was measured and rejected: it
             # split a session on the interview clip; bench/RESULTS.md.)
             still = [not motion.touches(b) for b in a.last_boxes]
-            found = a.regions.follow(frame.image, a.last_boxes, a.offsets, scale, still)
+            found = a.carrier.follow(frame.image, a.last_boxes, a.states, scale, still)
             if any(b is None for b in found):
                 # A carried face is gone (or hiding): look at the whole frame now, so that
                 # a viewer who moved on is not reported missing for a frame by mistake.
@@ -184,7 +193,7 @@ class Pipeline:
                 boxes = [b for b in found if b is not None]
         if step == "full":
             boxes = self.detector.detect(frame.image, scale)
-            a.offsets = None
+            a.states = None
         a.calibration_image = frame.image if step == "full" else None
         a.last_boxes = boxes
         a.scheduler.ran(step, ts)

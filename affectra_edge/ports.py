@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -52,6 +52,30 @@ class Detector(Protocol):
         ``px_scale`` is how many full-resolution pixels one pixel of ``image`` stands for
         (size limits are in full-resolution pixels)."""
         ...
+
+
+S = TypeVar("S")
+
+
+class Carrier(Protocol[S]):
+    """Follows faces between full detections (``[detector] carry``).
+
+    ``calibrate`` runs on the frame of a full detection and returns what ``follow`` needs per
+    face (None: this face cannot be followed); ``follow`` returns each face's box in the new
+    frame, or None where it is lost (the scheduler then runs the full detector)."""
+
+    def calibrate(
+        self, image: np.ndarray, boxes: list[Box], px_scale: float = 1.0
+    ) -> list[S | None]: ...
+
+    def follow(
+        self,
+        image: np.ndarray,
+        boxes: list[Box],
+        states: list[S | None],
+        px_scale: float = 1.0,
+        still: list[bool] | None = None,
+    ) -> list[Box | None]: ...
 
 
 class Classifier(Protocol):

@@ -8,10 +8,11 @@ Frigate's lesson: cheap motion detection decides when the detector runs.
   readings so far) every frame is a full detection, exactly as with every-frame processing: a
   visit's first seconds are where a passer-by's whole mix and a flickering face are decided.
   After that the full detector runs every ``detect_every``-th frame, at once when motion
-  appears outside every tracked person (a newcomer), when more people are tracked than
-  carrying them costs less than one full detection (``carry_max_tracks``), and on demand when
-  a carried track is lost. In between, tracks are *carried*: each is looked for in a small
-  region around its last box (:mod:`affectra_edge.detect.region`).
+  appears outside every tracked person (a newcomer), while two faces are within 1.5 face
+  widths of each other (a carry could swap them), when more people are tracked than carrying
+  them costs less than one full detection (``carry_max_tracks``), and on demand when a
+  carried track is lost. In between, tracks are *carried* (:mod:`affectra_edge.detect.template`,
+  :mod:`affectra_edge.detect.region`).
 - Emotions are read only from full detections' boxes (a carried box is close, but the emotion
   model reads a crop shifted by 1-2 % of a face differently: bench/RESULTS.md), each settling
   viewer on every frame, then at most ``classify_hz`` times a second; in between the last
@@ -37,8 +38,20 @@ Step = Literal["full", "carry", "skip"]
 def person_region(face: Box) -> Box:
     """Where a viewer's own movement shows: head, shoulders and upper body around a face box.
 
-    Motion whose centre lies here is the tracked viewer swaying, not somebody new."""
+    Motion here is the tracked viewer swaying, not somebody new (only changed pixels outside
+    every viewer's region count as a newcomer: a walker who has reached a viewer's region was
+    seen moving outside it first)."""
     return Box(face.x - 1.5 * face.w, face.y - 1.0 * face.h, 4.0 * face.w, 7.0 * face.h)
+
+
+def _close(tracks: list[Box], factor: float) -> bool:
+    """Whether two faces are within ``factor`` face widths of each other (centre to centre)."""
+    for i, a in enumerate(tracks):
+        for b in tracks[i + 1 :]:
+            (ax, ay), (bx, by) = a.center, b.center
+            if ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 < factor * max(a.w, b.w):
+                return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +69,14 @@ class DetectionScheduler:
         idle_detect_s: float = 2.0,
         motion_area: float = 0.002,
         carry_max_tracks: int = 3,
+        close: float = 1.5,
     ):
         self.detect_every = detect_every
         self.idle_detect_s = idle_detect_s
         #: share of the motion mask that counts as motion in an empty scene
         self.motion_area = motion_area
         self.carry_max_tracks = carry_max_tracks
+        self.close = close
         self._last_full: float | None = None
         self._since_full = 0
 
@@ -83,9 +98,11 @@ class DetectionScheduler:
             return Decision("full", "every nth")
         if len(tracks) > self.carry_max_tracks:
             return Decision("full", "many tracks")
+        if _close(tracks, self.close):
+            return Decision("full", "tracks close")
         # A newcomer's smallest noticeable movement: a fraction of a tracked face's area.
         min_px = 0.25 * min(b.area for b in tracks)
-        if motion.outside([person_region(b) for b in tracks], min_px):
+        if motion.outside_px >= min_px:
             return Decision("full", "motion outside tracks")
         return Decision("carry", "tracks")
 
@@ -99,8 +116,9 @@ class DetectionScheduler:
 
 
 class ClassifyLimiter:
-    """Each viewer's first ``first`` readings on every frame they are seen, then at most ``hz``
-    a second; the last distribution in between.
+    """Each viewer's first ``first`` readings whenever they are seen (the scheduler makes every
+    frame a full detection meanwhile), then at most ``hz`` a second; the last distribution in
+    between.
 
     A session's emotion mix is the mean of its readings, and per-frame readings of a small or
     moving face are noisy: a passer-by's 2-4 s visit read at 5 Hz (10-20 readings) gave a mix

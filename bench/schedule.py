@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Adaptive detection scheduling against every-frame processing (issue 14, items 2 and 3).
 
-    bench/schedule.py --agreement [CLIP ...] [--demo-fps F] [--json]
+    bench/schedule.py --agreement [CLIP ...] [--demo-fps F] [--busy N] [--json]
     bench/schedule.py --realtime [--seconds S] [--settle S] [--fps 15,30] [--json]
 
 ``--agreement``: each clip (default: the shared clips) and one cycle of the demo scene are
@@ -41,7 +41,7 @@ import _common as common
 from affectra_edge.config import CameraConfig, Config
 from affectra_edge.pipeline import build_pipeline
 from affectra_edge.sources.common import SourceCounters, make_frame
-from affectra_edge.sources.demo import CYCLE_S, DemoScene, Visit, scene_frames
+from affectra_edge.sources.demo import CYCLE_S, LOOKS, DemoScene, Visit, scene_frames
 from affectra_edge.sources.file import FileSource
 from affectra_edge.types import Frame, ViewerSession
 
@@ -184,6 +184,48 @@ def compare(every: Replay, adaptive: Replay) -> dict:
     }
 
 
+def busy_visits(seed: int, seconds: float = 60.0) -> tuple[Visit, ...]:
+    """A busy, seeded stretch of gallery: a visitor every 1-10 s, staying 2-15 s, walking in
+    and out from either side at different paces and sizes, across the others. Not tuned
+    against: the schedule was built on the shared clips and the demo cycle, and these scenes
+    check that it holds where people cross and crowd."""
+    rng = np.random.default_rng(seed)
+    out, t = [], 1.0
+    while t < seconds - 10.0:
+        from_left = bool(rng.integers(2))
+        out.append(
+            Visit(
+                t,
+                t + float(rng.uniform(2.0, 15.0)),
+                float(rng.uniform(0.2, 0.8)),
+                float(rng.uniform(0.35, 0.5)),
+                float(rng.uniform(0.6, 1.2)),
+                enter_x=-0.2 if from_left else 1.2,
+                exit_x=1.2 if rng.integers(2) else -0.2,
+                flip=not from_left,
+                walk_s=float(rng.uniform(0.8, 2.0)),
+                look=LOOKS[int(rng.integers(len(LOOKS)))],
+            )
+        )
+        t += float(rng.uniform(1.0, 10.0))
+    return tuple(out)
+
+
+def noisy_images(visits: tuple[Visit, ...], seconds: float, fps: float, seed: int = 0):
+    """The scene as a camera sees it: sensor noise (σ = 2 grey levels) on every frame."""
+    scene = DemoScene(640, 480, visits)
+    rng = np.random.default_rng(seed)
+    for i in range(int(seconds * fps)):
+        img = scene.render(i / fps).astype(np.int16)
+        img += rng.normal(0.0, 2.0, img.shape).round().astype(np.int16)
+        yield np.clip(img, 0, 255).astype(np.uint8)
+
+
+def noisy_frames(visits: tuple[Visit, ...], seconds: float, fps: float):
+    for i, image in enumerate(noisy_images(visits, seconds, fps)):
+        yield make_frame(image, 1_700_000_000.0 + i / fps, i, 640)
+
+
 def agreement(args: argparse.Namespace) -> dict:
     clips = [Path(c) for c in args.clips] or [common.DATA_DIR / "video" / c for c in SHARED_CLIPS]
     out: dict[str, dict] = {}
@@ -196,6 +238,10 @@ def agreement(args: argparse.Namespace) -> dict:
     for fps in args.demo_fps:
         runs = {s: replay(scene_frames(CYCLE_S, fps=fps), s) for s in SCHEDULES}
         out[f"demo cycle {fps:g} fps"] = compare(runs["every_frame"], runs["adaptive"])
+    for seed in range(1, args.busy + 1):
+        visits = busy_visits(seed)
+        runs = {s: replay(noisy_frames(visits, 60.0, 15.0), s) for s in SCHEDULES}
+        out[f"busy scene {seed} (60 s, 15 fps)"] = compare(runs["every_frame"], runs["adaptive"])
     return out
 
 
@@ -248,15 +294,9 @@ SCENES: dict[str, tuple[Visit, ...]] = {
 
 
 def render_jpegs(visits: tuple[Visit, ...], seconds: float, fps: float) -> list[bytes]:
-    scene = DemoScene(640, 480, visits)
-    rng = np.random.default_rng(14)
     out = []
-    for i in range(int(seconds * fps)):
-        img = scene.render(i / fps).astype(np.int16)
-        img += rng.normal(0.0, 2.0, img.shape).round().astype(np.int16)
-        ok, buf = cv2.imencode(
-            ".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85]
-        )
+    for image in noisy_images(visits, seconds, fps, seed=14):
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
         assert ok
         out.append(buf.tobytes())
     return out
@@ -355,6 +395,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--realtime", action="store_true")
     ap.add_argument(
         "--demo-fps", type=lambda s: [float(v) for v in s.split(",") if v], default=[15.0]
+    )
+    ap.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="agreement: also N seeded busy scenes (60 s at 15 fps, people crossing)",
     )
     ap.add_argument("--seconds", type=float, default=15.0, help="realtime: video per scene")
     ap.add_argument(

@@ -85,7 +85,7 @@ class RegionDetector:
                 if d <= 0.75 and (best is None or d < best_d):
                     best, best_d = c, d
             found.append(best)
-        return self._dedupe(found)
+        return drop_duplicates(found, [b.score if b else 0.0 for b in found], self.nms_iou)
 
     def calibrate(
         self, image: np.ndarray, boxes: list[Box], px_scale: float = 1.0
@@ -123,12 +123,14 @@ class RegionDetector:
                 out[i] = o.apply(r)
         return out
 
-    def _dedupe(self, found: list[Box | None]) -> list[Box | None]:
-        """Two tracks that found the same face: the weaker one lost it."""
-        idx = [i for i, b in enumerate(found) if b is not None]
-        if len(idx) < 2:
-            return found
-        xyxy = np.array([[b.x, b.y, b.x + b.w, b.y + b.h] for i in idx if (b := found[i])])
-        scores = np.array([b.score for i in idx if (b := found[i])])
-        keep = set(nms(xyxy, scores, self.nms_iou, len(idx)))
-        return [b if (i not in idx or idx.index(i) in keep) else None for i, b in enumerate(found)]
+
+def drop_duplicates(
+    found: list[Box | None], scores: list[float], iou: float = 0.3
+) -> list[Box | None]:
+    """Two tracks that found the same face: the weaker one lost it."""
+    idx = [i for i, b in enumerate(found) if b is not None]
+    if len(idx) < 2:
+        return found
+    xyxy = np.array([[b.x, b.y, b.x + b.w, b.y + b.h] for i in idx if (b := found[i])])
+    keep = set(nms(xyxy, np.array([scores[i] for i in idx]), iou, len(idx)))
+    return [b if (i not in idx or idx.index(i) in keep) else None for i, b in enumerate(found)]

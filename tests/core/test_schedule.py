@@ -1,4 +1,5 @@
-"""Adaptive detection scheduling: motion mask, scheduler, classification cap, region carry.
+"""Adaptive detection scheduling: motion mask, scheduler, classification cap, region and
+template carry.
 
 The logic is driven by synthetic frames and a synthetic clock (frame timestamps); the last
 tests run the real models on the demo scene and compare with every-frame processing.
@@ -13,6 +14,7 @@ import pytest
 
 from affectra_edge.config import Config, ConfigError, load_config
 from affectra_edge.detect.region import Offset, RegionDetector
+from affectra_edge.detect.template import TemplateCarrier
 from affectra_edge.motion import Motion, MotionDetector
 from affectra_edge.pipeline import Adaptive, Pipeline, build_pipeline
 from affectra_edge.schedule import ClassifyLimiter, DetectionScheduler, person_region
@@ -72,16 +74,29 @@ def test_background_adapts_to_slow_light_changes_and_to_someone_who_stays(wall):
     assert md.update(still, regions=False).regions == ()
 
 
-def test_motion_outside_ignores_the_tracked_viewers_own_region():
-    face = Box(100, 100, 40, 40)
-    sway = Motion(0.01, (Box(90, 120, 60, 100),))  # chin and shoulders of the tracked viewer
-    newcomer = Motion(0.01, (Box(500, 100, 60, 100),))
-    speck = Motion(0.001, (Box(500, 100, 5, 5),))
-    keep = [person_region(face)]
-    assert not sway.outside(keep, 100)
-    assert newcomer.outside(keep, 100)
-    assert not speck.outside(keep, 100)  # smaller than a quarter face
-    assert sway.touches(face) and not newcomer.touches(face)
+def test_motion_outside_ignores_the_tracked_viewers_own_region(wall):
+    rng = np.random.default_rng(2)
+    md = MotionDetector()
+    md.update(noisy(wall, rng))
+    face = Box(200, 100, 40, 40)
+    keep = [person_region(face)]  # x 140-300, y 60-340
+    sway = wall.copy()
+    sway[180:300, 170:270] = 40.0  # the viewer's shoulders moved
+    m = md.update(noisy(sway, rng), keep=keep)
+    assert m.moving(0.002) and m.outside_px == 0.0
+    newcomer = sway.copy()
+    newcomer[150:300, 480:560] = 40.0  # somebody walks in to the right
+    m = md.update(noisy(newcomer, rng), keep=keep)
+    assert m.outside_px == pytest.approx(80 * 150, rel=0.3)
+    assert m.touches(face) or m.touches(Box(480, 150, 80, 150))
+    speck = Motion(0.001, (Box(500, 100, 5, 5),), outside_px=25.0)
+    sched = DetectionScheduler()
+    sched.ran("full", 0.0)
+    assert sched.decide(0.1, speck, [face]).step == "carry"  # smaller than a quarter face
+    big = Motion(0.01, (Box(480, 150, 80, 150),), outside_px=80 * 150)
+    assert sched.decide(0.1, big, [face]).reason == "motion outside tracks"
+    assert Motion(0.01, (Box(190, 120, 60, 100),)).touches(face)
+    assert not Motion(0.01, (Box(500, 100, 60, 100),)).touches(face)
 
 
 # ------------------------------------------------------------------------- scheduler ----
@@ -121,10 +136,15 @@ def test_newcomer_motion_or_a_crowd_means_a_full_detection_now():
     sched = DetectionScheduler(detect_every=10, carry_max_tracks=3)
     sched.ran("full", 0.0)
     face = Box(100, 100, 40, 40)
-    newcomer = Motion(0.02, (Box(500, 100, 60, 100),))
+    newcomer = Motion(0.02, (Box(500, 100, 60, 100),), outside_px=6000.0)
     assert sched.decide(0.1, newcomer, [face]).reason == "motion outside tracks"
+    # two faces close together: a carry could swap them
+    neighbour = Box(150, 110, 40, 40)
+    assert sched.decide(0.1, STILL, [face, neighbour]).reason == "tracks close"
+    assert sched.decide(0.1, STILL, [face, Box(400, 110, 40, 40)]).step == "carry"
     assert sched.decide(0.1, STILL, [face] * 4).reason == "many tracks"
-    assert sched.decide(0.1, STILL, [face] * 3).step == "carry"
+    apart = [face, Box(300, 100, 40, 40), Box(500, 100, 40, 40)]
+    assert sched.decide(0.1, STILL, apart).step == "carry"
     # a viewer still settling (first readings) is detected on every frame, as every-frame
     # processing would; an empty scene has nobody to settle
     assert sched.decide(0.1, STILL, [face], settling=True).reason == "settling viewer"
@@ -195,6 +215,61 @@ def test_region_detector_follows_the_face_and_loses_it_where_there_is_none(astro
     assert region.follow(astronaut, [elsewhere], offsets) == [None]
     # a face nothing moved around keeps its box without a look (and costs nothing)
     assert region.follow(astronaut, [elsewhere], offsets, still=[True]) == [elsewhere]
+
+
+def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """The same picture with everything moved by (dx, dy) pixels (a camera-shaped sway)."""
+    out = np.roll(image, (dy, dx), axis=(0, 1))
+    return out
+
+
+def test_template_carry_follows_a_moving_face_and_loses_it_where_it_is_not(astronaut):
+    from affectra_edge.detect.blazeface import BlazeFaceDetector
+
+    full = BlazeFaceDetector("full").detect(astronaut)
+    face = full[0]
+    carrier = TemplateCarrier()
+    templates = carrier.calibrate(astronaut, full)
+    assert templates[0] is not None
+    # the face moved 0.3 face widths right and 0.15 down: found there, size kept
+    dx, dy = round(0.3 * face.w), round(0.15 * face.h)
+    (found,) = carrier.follow(shifted(astronaut, dx, dy), full, templates)
+    assert found is not None
+    assert (found.x - face.x, found.y - face.y) == pytest.approx((dx, dy), abs=1.5)
+    assert (found.w, found.h) == (face.w, face.h)
+    # looked for where there is no face (the same box over the sky): lost
+    elsewhere = Box(5, 5, face.w, face.h)
+    flat = astronaut.copy()
+    flat[: int(3 * face.h), : int(3 * face.w)] = 128
+    assert carrier.follow(flat, [elsewhere], templates) == [None]
+    # the face covered (a hand, a turned head): lost, so the full detector looks at once
+    covered = astronaut.copy()
+    x, y = int(face.x), int(face.y)
+    covered[y - 20 : y + int(face.h) + 20, x - 20 : x + int(face.w) + 20] = 90
+    assert carrier.follow(covered, full, templates) == [None]
+    # nothing moved around it: the box stands, without a look
+    assert carrier.follow(covered, full, templates, still=[True]) == full
+
+
+def test_template_carry_keeps_a_face_cut_by_the_frame_edge_and_one_track_per_face(astronaut):
+    from affectra_edge.detect.blazeface import BlazeFaceDetector
+
+    face = BlazeFaceDetector("full").detect(astronaut)[0]
+    # the frame cut through the face: a third of it outside on the left
+    cut = int(face.x + face.w / 3)
+    image = np.ascontiguousarray(astronaut[:, cut:])
+    box = Box(face.x - cut, face.y, face.w, face.h, face.score)
+    carrier = TemplateCarrier()
+    (t,) = carrier.calibrate(image, [box])
+    assert t is not None
+    (found,) = carrier.follow(shifted(image, 6, 4), [box], [t])
+    assert found is not None and (found.x - box.x, found.y - box.y) == pytest.approx(
+        (6, 4), abs=1.5
+    )
+    # two tracks on one face (the detector's duplicate): one keeps it, the other lost it
+    twin = Box(box.x + 3, box.y + 2, box.w, box.h, box.score)
+    both = carrier.follow(image, [box, twin], carrier.calibrate(image, [box, twin]))
+    assert sum(b is not None for b in both) == 1
 
 
 # -------------------------------------------------------------------------- pipeline ----
