@@ -84,8 +84,11 @@ class MotionDetector:
         if changed and keep:
             rest = mask.copy()
             for b in keep:
+                # clamped at 0 both ends: a negative end would index from the far side
                 x1, y1 = max(0, int(b.x * scale)), max(0, int(b.y * scale))
-                rest[y1 : int((b.y + b.h) * scale) + 1, x1 : int((b.x + b.w) * scale) + 1] = 0
+                x2 = max(0, int((b.x + b.w) * scale) + 1)
+                y2 = max(0, int((b.y + b.h) * scale) + 1)
+                rest[y1:y2, x1:x2] = 0
             outside = float(cv2.countNonZero(rest))
         outside_px = outside * inv * inv
         if changed == 0 or not regions:

@@ -88,6 +88,9 @@ def test_motion_outside_ignores_the_tracked_viewers_own_region(wall):
     newcomer[150:300, 480:560] = 40.0  # somebody walks in to the right
     m = md.update(noisy(newcomer, rng), keep=keep)
     assert m.outside_px == pytest.approx(80 * 150, rel=0.3)
+    # a box wholly off the frame keeps nothing (it must not wrap round to the far side)
+    m = md.update(noisy(newcomer, rng), keep=[*keep, Box(-150, -150, 100, 100)])
+    assert m.outside_px == pytest.approx(80 * 150, rel=0.3)
     assert m.touches(face) or m.touches(Box(480, 150, 80, 150))
     speck = Motion(0.001, (Box(500, 100, 5, 5),), outside_px=25.0)
     sched = DetectionScheduler()
