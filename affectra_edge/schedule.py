@@ -134,14 +134,17 @@ class ClassifyLimiter:
         self._last: dict[int, tuple[float, Emotions, int]] = {}
 
     def due(self, track_id: int, timestamp: float) -> bool:
-        last = self._last.get(track_id)
-        return last is None or last[2] < self.first or timestamp - last[0] >= self.period
+        if self._settling(track_id):
+            return True
+        return timestamp - self._last[track_id][0] >= self.period
 
     def settling(self, track_ids: list[int]) -> bool:
         """Whether any of these viewers has had fewer than ``first`` readings."""
-        return any(
-            (last := self._last.get(tid)) is None or last[2] < self.first for tid in track_ids
-        )
+        return any(self._settling(tid) for tid in track_ids)
+
+    def _settling(self, track_id: int) -> bool:
+        last = self._last.get(track_id)
+        return last is None or last[2] < self.first
 
     def held(self, track_id: int) -> Emotions | None:
         last = self._last.get(track_id)
