@@ -25,7 +25,7 @@ from affectra_edge.config import Config, DetectorConfig
 from affectra_edge.detect import build_detector
 from affectra_edge.detect.region import RegionDetector
 from affectra_edge.detect.template import TemplateCarrier
-from affectra_edge.motion import MotionDetector
+from affectra_edge.motion import Motion, MotionDetector
 from affectra_edge.ports import Carrier, Classifier, Detector
 from affectra_edge.schedule import ClassifyLimiter, DetectionScheduler, Step, person_region
 from affectra_edge.sessions import SessionBuilder
@@ -164,12 +164,18 @@ class Pipeline:
     ) -> tuple[list[TrackedFace], list[int], dict[str, float]]:
         t0 = self._timer()
         tracks = self.tracker.boxes()
-        motion = a.motion.update(
-            frame.image, regions=bool(tracks), keep=[person_region(b) for b in tracks]
-        )
+        settling = a.limiter.settling(self.tracker.ids())
+        motion: Motion | None = None
+        if a.scheduler.needs_motion(tracks, settling):
+            motion = a.motion.update(
+                frame.image, regions=bool(tracks), keep=[person_region(b) for b in tracks]
+            )
+        else:
+            # A settling viewer's frames are full detections whatever moved (a crowd's are
+            # nearly all settling): the background only takes the frame in.
+            a.motion.adapt(frame.image)
         t1 = self._timer()
         image, scale = frame.for_classifier
-        settling = a.limiter.settling(self.tracker.ids())
         step = a.scheduler.decide(ts, motion, tracks, settling).step
         boxes: list[Box] = []
         if step == "carry" and a.carrier is None:
@@ -183,7 +189,7 @@ class Pipeline:
             # Holding the box of a face nothing moved around costs nothing. (Holding a face
             # that moves little for a frame or two as well was measured and rejected: it
             # split a session on the interview clip; bench/RESULTS.md.)
-            still = [not motion.touches(b) for b in a.last_boxes]
+            still = [motion is not None and not motion.touches(b) for b in a.last_boxes]
             found = a.carrier.follow(frame.image, a.last_boxes, a.states, scale, still)
             if any(b is None for b in found):
                 # A carried face is gone (or hiding): look at the whole frame now, so that

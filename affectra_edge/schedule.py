@@ -80,20 +80,29 @@ class DetectionScheduler:
         self._last_full: float | None = None
         self._since_full = 0
 
+    @staticmethod
+    def needs_motion(tracks: list[Box], settling: bool) -> bool:
+        """Whether :meth:`decide` will look at the motion: not while a tracked viewer is
+        settling (every frame is a full detection then), so the caller can skip measuring."""
+        return not (tracks and settling)
+
     def decide(
-        self, timestamp: float, motion: Motion, tracks: list[Box], settling: bool = False
+        self, timestamp: float, motion: Motion | None, tracks: list[Box], settling: bool = False
     ) -> Decision:
-        """``settling``: some tracked viewer has not had their first readings yet."""
+        """``settling``: some tracked viewer has not had their first readings yet;
+        ``motion`` may be None only when :meth:`needs_motion` says so."""
         if self._last_full is None:
             return Decision("full", "first frame")
+        if tracks and settling:
+            return Decision("full", "settling viewer")
+        if motion is None:
+            raise ValueError("motion was not measured, but this decision needs it")
         if not tracks:
             if motion.moving(self.motion_area):
                 return Decision("full", "motion")
             if timestamp - self._last_full >= self.idle_detect_s:
                 return Decision("full", "idle refresh")
             return Decision("skip", "still and empty")
-        if settling:
-            return Decision("full", "settling viewer")
         if self._since_full + 1 >= self.detect_every:
             return Decision("full", "every nth")
         if len(tracks) > self.carry_max_tracks:

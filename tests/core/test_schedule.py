@@ -74,6 +74,23 @@ def test_background_adapts_to_slow_light_changes_and_to_someone_who_stays(wall):
     assert md.update(still, regions=False).regions == ()
 
 
+def test_adapt_leaves_the_background_update_would_and_later_motion_is_the_same(wall):
+    rng = np.random.default_rng(3)
+    frames = [noisy(wall, rng) for _ in range(6)]
+    person = wall.copy()
+    person[200:300, 400:480] = 30.0
+    frames += [noisy(person, rng) for _ in range(4)]
+    measured, adapted = MotionDetector(), MotionDetector()
+    measured.update(frames[0])
+    adapted.update(frames[0])
+    for f in frames[1:-1]:
+        measured.update(f)
+        adapted.adapt(f)  # a settling viewer's frames: nothing measured
+    assert np.array_equal(measured._bg, adapted._bg)
+    a, b = measured.update(frames[-1]), adapted.update(frames[-1])
+    assert a == b and a.area > 0.0  # the coat, taken in for three frames, still shows
+
+
 def test_motion_outside_ignores_the_tracked_viewers_own_region(wall):
     rng = np.random.default_rng(2)
     md = MotionDetector()
@@ -152,6 +169,12 @@ def test_newcomer_motion_or_a_crowd_means_a_full_detection_now():
     # processing would; an empty scene has nobody to settle
     assert sched.decide(0.1, STILL, [face], settling=True).reason == "settling viewer"
     assert sched.decide(0.1, STILL, [], settling=True).step == "skip"
+    # the motion is not needed (nor measured by the pipeline) while a tracked viewer settles
+    assert not sched.needs_motion([face], settling=True)
+    assert sched.needs_motion([], settling=True) and sched.needs_motion([face], settling=False)
+    assert sched.decide(0.1, None, [face], settling=True).reason == "settling viewer"
+    with pytest.raises(ValueError, match="not measured"):
+        sched.decide(0.1, None, [face])
 
 
 def test_classify_limiter_caps_each_viewer_and_holds_the_last_distribution():
