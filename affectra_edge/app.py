@@ -27,7 +27,7 @@ from affectra_edge.pipeline import Pipeline, build_pipeline
 from affectra_edge.ports import EventSink
 from affectra_edge.settings import RuntimeSettings, SettingsChange
 from affectra_edge.sources.runner import CaptureRunner
-from affectra_edge.types import Frame, FrameResult, SessionEvent
+from affectra_edge.types import Frame, FrameDecodeError, FrameResult, SessionEvent
 
 if TYPE_CHECKING:  # built in from_config only when asked for (SQLCipher, paho, Bottle)
     import paho.mqtt.client as mqtt
@@ -275,6 +275,9 @@ class Appliance:
                 continue
             try:
                 self.process_frame(frame)
+            except FrameDecodeError as exc:
+                self.figures.frame_failed()
+                logger.warning("%s", exc)
             except Exception:
                 # One bad frame must not end the daemon; the watchdog notices if all fail.
                 self.figures.frame_failed()

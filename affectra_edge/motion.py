@@ -18,6 +18,9 @@ from affectra_edge.types import Box
 
 logger = logging.getLogger(__name__)
 
+#: width of the grey copy motion is measured on (a JPEG source's preview is at least this)
+MOTION_WIDTH = 160
+
 
 @dataclass(frozen=True, slots=True)
 class Motion:
@@ -42,7 +45,7 @@ class Motion:
 
 
 class MotionDetector:
-    def __init__(self, *, width: int = 160, threshold: int = 20, adapt: float = 0.05):
+    def __init__(self, *, width: int = MOTION_WIDTH, threshold: int = 20, adapt: float = 0.05):
         """``threshold``: grey levels a pixel must differ from the background to count;
         ``adapt``: how much of each frame enters the background (0.05 ≈ 20 frames)."""
         self.width = width
@@ -54,38 +57,50 @@ class MotionDetector:
     def reset(self) -> None:
         self._bg = None
 
-    def _grey(self, image: np.ndarray) -> tuple[np.ndarray, float]:
-        """The small, blurred float grey copy the background is kept in, and its scale."""
+    def _grey(
+        self, image: np.ndarray, size: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, float]:
+        """The small, blurred float grey copy the background is kept in, and its scale.
+
+        ``size``: (width, height) of the frame ``image`` stands for, when it is a smaller
+        copy (a JPEG source's preview); coordinates are in that frame's pixels."""
         h, w = image.shape[:2]
-        scale = min(1.0, self.width / max(1, w))
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        # Bilinear, not INTER_AREA: 0.2 against 1.4 ms per 640×480 frame here, and the blur
-        # below removes the aliasing that skipping pixels lets through.
-        small = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        fw, fh = size or (w, h)
+        scale = min(1.0, self.width / max(1, fw))
+        small_size = (max(1, round(fw * scale)), max(1, round(fh * scale)))
+        small = image
+        if (w, h) != small_size:
+            # Bilinear, not INTER_AREA: 0.2 against 1.4 ms per 640×480 frame here, and the
+            # blur below removes the aliasing that skipping pixels lets through.
+            small = cv2.resize(image, small_size, interpolation=cv2.INTER_LINEAR)
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         # A little blur so sensor noise and compression blocks do not count as motion.
         return cv2.GaussianBlur(gray, (5, 5), 0).astype(np.float32), scale
 
-    def adapt(self, image: np.ndarray) -> None:
+    def adapt(self, image: np.ndarray, size: tuple[int, int] | None = None) -> None:
         """Let the background take in a frame without measuring what changed: for frames
         whose next step is decided already (the background stays what :meth:`update` would
         have left, at a third of its cost)."""
-        gray, _ = self._grey(image)
+        gray, _ = self._grey(image, size)
         if self._bg is None or self._bg.shape != gray.shape:
             self._bg = gray
         else:
             cv2.accumulateWeighted(gray, self._bg, self.adapt_rate)
 
     def update(
-        self, image: np.ndarray, regions: bool = True, keep: list[Box] | None = None
+        self,
+        image: np.ndarray,
+        regions: bool = True,
+        keep: list[Box] | None = None,
+        size: tuple[int, int] | None = None,
     ) -> Motion:
         """Compare a BGR (or grey) frame with the background, then let it adapt.
 
         ``regions=False`` skips finding the changed regions (only ``area`` is needed while
         nobody is tracked); ``keep``: boxes (frame pixels) whose changes ``outside_px`` does
-        not count."""
-        h, w = image.shape[:2]
-        gray, scale = self._grey(image)
+        not count; ``size``: see :meth:`_grey`."""
+        w, h = size or (image.shape[1], image.shape[0])
+        gray, scale = self._grey(image, size)
         if self._bg is None or self._bg.shape != gray.shape:
             self._bg = gray
             # The first frame is all news: whatever is in it has not been looked at yet.

@@ -165,19 +165,27 @@ class Pipeline:
         t0 = self._timer()
         tracks = self.tracker.boxes()
         settling = a.limiter.settling(self.tracker.ids())
+        # While nobody is tracked a JPEG source's small preview is enough for motion, and a
+        # still, empty scene is never decoded in full. With viewers the picture is decoded
+        # anyway (a carry or a full detection), so motion uses it rather than paying for both;
+        # the two grey copies differ by at most 12 grey levels (threshold: 20), so a switch
+        # between them is not motion (bench/RESULTS.md).
+        seen = frame.preview if not tracks and frame.preview is not None else frame.image
+        size = (frame.width, frame.height)
         motion: Motion | None = None
         if a.scheduler.needs_motion(tracks, settling):
             motion = a.motion.update(
-                frame.image, regions=bool(tracks), keep=[person_region(b) for b in tracks]
+                seen, regions=bool(tracks), keep=[person_region(b) for b in tracks], size=size
             )
         else:
             # A settling viewer's frames are full detections whatever moved (a crowd's are
             # nearly all settling): the background only takes the frame in.
-            a.motion.adapt(frame.image)
+            a.motion.adapt(seen, size)
         t1 = self._timer()
-        image, scale = frame.for_classifier
         step = a.scheduler.decide(ts, motion, tracks, settling).step
         boxes: list[Box] = []
+        # only now is the picture needed (a deferred frame is decoded here, or never)
+        image, scale = frame.for_classifier if step != "skip" else (None, 1.0)
         if step == "carry" and a.carrier is None:
             boxes = a.last_boxes
         elif step == "carry" and a.carrier is not None:
@@ -210,7 +218,7 @@ class Pipeline:
         # Only boxes of the full detector are read: the emotion model reads a carried box,
         # 1-2 % of a face off, differently enough to move a session's mix (bench/RESULTS.md).
         due = [f for f in faces if step == "full" and f.visible and a.limiter.due(f.track_id, ts)]
-        if due:
+        if due and image is not None:  # due only on full detections, which had the picture
             emotions = self.classifier.classify(image, [f.box.scaled(scale) for f in due])
             for f, e in zip(due, emotions, strict=True):
                 a.limiter.classified(f.track_id, ts, e)

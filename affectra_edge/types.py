@@ -7,6 +7,8 @@ each arrow carries one of the types below and nothing else.
 from __future__ import annotations
 
 import datetime as _dt
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,36 +35,137 @@ def parse_iso_utc(text: str) -> float:
     return dt.timestamp()
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+class FrameDecodeError(ValueError):
+    """A frame's picture, decoded on first use, turned out not to decode."""
+
+
 class Frame:
-    """One decoded picture.
+    """One picture.
 
     ``image`` is HxWx3 uint8 in **BGR** order (OpenCV's, and picamera2's ``RGB888``).
     ``timestamp`` is epoch seconds (UTC) of capture; for files it is derived from the
     stream position, so replays are deterministic at any speed.
+
+    A frame made with :meth:`deferred` (a JPEG source's) knows its size from the file's
+    header and is decoded only when ``image`` or ``full`` is first used, once, by whichever
+    thread asks first. Its ``preview``, a small grey copy (a reduced-size decode), is made
+    the same way; the adaptive pipeline measures motion on it, so a still, empty scene never
+    pays for a full decode, and every-frame processing never pays for a preview.
     """
 
-    image: np.ndarray
-    timestamp: float
-    index: int
-    #: the same view at the camera's full resolution, when ``image`` is a smaller copy made
-    #: for detection (face boxes are in ``image`` pixels; emotion crops come from here)
-    full: np.ndarray | None = None
+    __slots__ = (
+        "_decode",
+        "_full",
+        "_image",
+        "_lock",
+        "_preview",
+        "_preview_decode",
+        "_size",
+        "index",
+        "timestamp",
+    )
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        timestamp: float,
+        index: int,
+        full: np.ndarray | None = None,
+    ):
+        self.timestamp = timestamp
+        self.index = index
+        self._preview: np.ndarray | None = None
+        self._preview_decode: Callable[[], np.ndarray | None] | None = None
+        self._image: np.ndarray | None = image
+        #: the same view at the camera's full resolution, when ``image`` is a smaller copy
+        self._full = full
+        self._size = (int(image.shape[1]), int(image.shape[0]))
+        self._decode: Callable[[], tuple[np.ndarray, np.ndarray | None] | None] | None = None
+        self._lock: threading.Lock | None = None
+
+    @classmethod
+    def deferred(
+        cls,
+        decode: Callable[[], tuple[np.ndarray, np.ndarray | None] | None],
+        size: tuple[int, int],
+        preview: Callable[[], np.ndarray | None],
+        timestamp: float,
+        index: int,
+    ) -> Frame:
+        """A frame decoded on first use: ``decode()`` returns ``(image, full)`` (``image``
+        exactly ``size`` = (width, height)), ``preview()`` a small grey copy; either None
+        when the picture does not decode."""
+        frame = cls.__new__(cls)
+        frame.timestamp, frame.index = timestamp, index
+        frame._preview, frame._preview_decode = None, preview
+        frame._image = frame._full = None
+        frame._size = size
+        frame._decode = decode
+        frame._lock = threading.Lock()
+        return frame
+
+    def _decoded(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self._image is None:
+            assert self._decode is not None and self._lock is not None
+            with self._lock:
+                if self._image is None:
+                    out = self._decode()
+                    if out is None or (out[0].shape[1], out[0].shape[0]) != self._size:
+                        raise FrameDecodeError(
+                            f"frame {self.index}: the camera's JPEG did not decode; skipped"
+                        )
+                    self._full, self._image = out[1], out[0]
+                    self._decode = None  # the compressed data can go
+        assert self._image is not None
+        return self._image, self._full
+
+    @property
+    def image(self) -> np.ndarray:
+        return self._decoded()[0]
+
+    @property
+    def preview(self) -> np.ndarray | None:
+        """A small grey copy of the same view, decoded on first use (deferred frames only:
+        None for a frame made from a picture in memory)."""
+        if self._preview is None and self._preview_decode is not None:
+            assert self._lock is not None
+            with self._lock:
+                if self._preview is None:
+                    preview = self._preview_decode()
+                    if preview is None or preview.size == 0:
+                        raise FrameDecodeError(
+                            f"frame {self.index}: the camera's JPEG did not decode; skipped"
+                        )
+                    self._preview = preview
+        return self._preview
+
+    @property
+    def full(self) -> np.ndarray | None:
+        """The same view at the camera's full resolution, when ``image`` is a smaller copy
+        made for detection (face boxes are in ``image`` pixels; emotion crops come from
+        here)."""
+        return self._decoded()[1]
+
+    @property
+    def decoded(self) -> bool:
+        """Whether the picture is in memory (always, unless made :meth:`deferred`)."""
+        return self._image is not None
 
     @property
     def width(self) -> int:
-        return int(self.image.shape[1])
+        return self._size[0]
 
     @property
     def height(self) -> int:
-        return int(self.image.shape[0])
+        return self._size[1]
 
     @property
     def for_classifier(self) -> tuple[np.ndarray, float]:
         """The largest image of this view and its scale relative to ``image``."""
-        if self.full is None:
-            return self.image, 1.0
-        return self.full, self.full.shape[1] / self.image.shape[1]
+        image, full = self._decoded()
+        if full is None:
+            return image, 1.0
+        return full, full.shape[1] / image.shape[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,9 @@ JPEG-encoded (quality 85, as a USB webcam's MJPEG); then the frames are fed at 1
 in real time (the loop sleeps until each frame is due) and every frame is JPEG-decoded and
 processed. Reported: CPU seconds the process spent (``time.process_time()``, which counts
 every thread of the process) per second of video, decode included and decode alone, for each
-schedule. Run it pinned to one core (``taskset -c 0``) on an otherwise idle machine.
+schedule; and once more adaptive with the frames *deferred* as the ESP32-CAM source makes them
+(a grey preview at 1/2-1/8 size decoded on capture, the picture only when the pipeline needs
+it). Run it pinned to one core (``taskset -c 0``) on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import _common as common
 
 from affectra_edge.config import CameraConfig, Config
 from affectra_edge.pipeline import build_pipeline
-from affectra_edge.sources.common import SourceCounters, make_frame
+from affectra_edge.sources.common import SourceCounters, jpeg_frame, make_frame
 from affectra_edge.sources.demo import CYCLE_S, LOOKS, DemoScene, Visit, scene_frames
 from affectra_edge.sources.file import FileSource
 from affectra_edge.types import Frame, ViewerSession
@@ -302,9 +304,14 @@ def render_jpegs(visits: tuple[Visit, ...], seconds: float, fps: float) -> list[
     return out
 
 
-def realtime_run(jpegs: list[bytes], fps: float, schedule: str, settle_s: float = 0.0) -> dict:
+def realtime_run(
+    jpegs: list[bytes], fps: float, schedule: str, settle_s: float = 0.0, deferred: bool = False
+) -> dict:
     """``settle_s``: the CPU time of the frames after this much video is also reported on its
-    own (the viewers' first readings, every frame a full detection, are over by then)."""
+    own (the viewers' first readings, every frame a full detection, are over by then).
+    ``deferred``: frames as the ESP32-CAM source makes them (``jpeg_frame``: a small grey
+    preview on capture, the picture decoded only when needed); its decode is then inside the
+    pipeline's time and "decode" counts only the preview."""
     pipe = build_pipeline(config(schedule))
     # warm-up outside the measurement: model load and the first inferences
     first = cv2.imdecode(np.frombuffer(jpegs[0], np.uint8), cv2.IMREAD_COLOR)
@@ -321,10 +328,15 @@ def realtime_run(jpegs: list[bytes], fps: float, schedule: str, settle_s: float 
         delay = base + i * period - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+        ts = 1_700_000_000.0 + i * period
         c0 = time.process_time()
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if deferred:
+            frame = jpeg_frame(data, ts, i, 640)
+            assert frame is not None
+        else:
+            frame = make_frame(cv2.imdecode(np.frombuffer(data, np.uint8), 1), ts, i, 640)
         c1 = time.process_time()
-        res = pipe.process(make_frame(img, 1_700_000_000.0 + i * period, i, 640))
+        res = pipe.process(frame)
         c2 = time.process_time()
         cpu_decode += c1 - c0
         cpu_total += c2 - c0
@@ -353,9 +365,9 @@ def realtime(args: argparse.Namespace) -> dict:
     for fps in args.fps:
         for scene, visits in SCENES.items():
             jpegs = render_jpegs(visits, args.seconds, fps)
-            out[f"{scene} @ {fps:g} fps"] = {
-                s: realtime_run(jpegs, fps, s, args.settle) for s in SCHEDULES
-            }
+            runs = {s: realtime_run(jpegs, fps, s, args.settle) for s in SCHEDULES}
+            runs["deferred"] = realtime_run(jpegs, fps, "adaptive", args.settle, deferred=True)
+            out[f"{scene} @ {fps:g} fps"] = runs
     return out
 
 
@@ -363,29 +375,35 @@ def print_realtime(out: dict) -> None:
     print(
         "CPU seconds per second of video (process CPU time = share of one core); 'all' includes "
         "the JPEG decode, 'pipeline' does not; 'settled': the adaptive pipeline once the "
-        "viewers' first readings are over (the frames after --settle seconds)"
+        "viewers' first readings are over (the frames after --settle seconds); 'deferred all':"
+        " adaptive with frames decoded only when needed (the ESP32-CAM source's way)"
     )
     print(
         f"{'scene':<22} {'every_frame all':>15} {'pipeline':>8} {'adaptive all':>12} "
-        f"{'pipeline':>8} {'settled':>8} {'decode':>7} {'faces e/a':>10} {'late s e/a':>11}"
+        f"{'pipeline':>8} {'settled':>8} {'decode':>7} {'deferred all':>12} {'faces e/a':>10} "
+        f"{'late s e/a':>11}"
     )
     for name, r in out.items():
-        e, a = r["every_frame"], r["adaptive"]
+        e, a, d = r["every_frame"], r["adaptive"], r["deferred"]
         pe = e["cpu_per_video_s"] - e["decode_per_video_s"]
         pa = a["cpu_per_video_s"] - a["decode_per_video_s"]
         print(
             f"{name:<22} {e['cpu_per_video_s']:>15.1%} {pe:>8.1%} {a['cpu_per_video_s']:>12.1%} "
             f"{pa:>8.1%} {a['settled_pipeline_per_video_s']:>8.1%} "
-            f"{a['decode_per_video_s']:>7.1%} "
+            f"{a['decode_per_video_s']:>7.1%} {d['cpu_per_video_s']:>12.1%} "
             f"{e['faces_per_frame']:>4.2f}/{a['faces_per_frame']:<5.2f} "
             f"{e['late_s']:>5.2f}/{a['late_s']:<5.2f}"
         )
     print("adaptive: frames with full detection / carried / skipped, and mean ms per frame")
     for name, r in out.items():
-        a = r["adaptive"]
-        st = a["steps"]
-        cells = ", ".join(f"{k} {v:.2f}" for k, v in a["stage_ms"].items() if k != "decode")
-        print(f"  {name:<20} {st.get('full', 0)}/{st.get('carry', 0)}/{st.get('skip', 0)}; {cells}")
+        for kind in ("adaptive", "deferred"):
+            a = r[kind]
+            st = a["steps"]
+            cells = ", ".join(f"{k} {v:.2f}" for k, v in a["stage_ms"].items() if k != "decode")
+            print(
+                f"  {name:<20} {kind:<8} {st.get('full', 0)}/{st.get('carry', 0)}/"
+                f"{st.get('skip', 0)}; faces {a['faces_per_frame']:.2f}; {cells}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,17 +21,14 @@ import time
 import urllib.parse
 from typing import NamedTuple
 
-import numpy as np
-
 from affectra_edge.config import CameraConfig
 from affectra_edge.ports import FrameSource, SourceError, SourceUnavailable
-from affectra_edge.sources.common import SourceCounters, make_frame
+from affectra_edge.sources.common import SourceCounters, jpeg_frame
 from affectra_edge.sources.mjpeg import (
     DEFAULT_MAX_PART_BYTES,
     MultipartParser,
     Part,
     boundary_from_content_type,
-    is_complete_jpeg,
 )
 from affectra_edge.types import Frame
 
@@ -99,18 +96,6 @@ def parse_stream_url(url: str) -> StreamUrl:
         raise SourceUnavailable(f"[camera] url {url!r}: {exc}") from None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return StreamUrl(parts.scheme == "https", parts.hostname, port, target)
-
-
-def decode_jpeg(payload: bytes) -> np.ndarray | None:
-    """A complete JPEG → BGR image; None when it is truncated or does not decode."""
-    import cv2
-
-    if not is_complete_jpeg(payload):
-        return None
-    img = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
-    if img is None or img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:
-        return None
-    return img
 
 
 class Esp32Source:
@@ -186,16 +171,19 @@ class Esp32Source:
             while not self._pending:
                 self._fill()
             part = self._pending.popleft()
-            img = decode_jpeg(part.payload)
-            if img is None:
+            now = time.time()
+            # Decoded in full only if the pipeline or the live view needs the picture.
+            frame = jpeg_frame(
+                part.payload,
+                self.clock.map(part.timestamp, now),
+                self._index,
+                self.camera.detect_width,
+            )
+            if frame is None:
                 self.counters.inc("corrupt")
                 logger.debug("%s: skipped a corrupt JPEG (%d bytes)", self.url, len(part.payload))
                 continue
-            now = time.time()
             self._last_frame = time.monotonic()
-            frame = make_frame(
-                img, self.clock.map(part.timestamp, now), self._index, self.camera.detect_width
-            )
             self._index += 1
             return frame
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from affectra_edge.jpeg import frame_header
 from affectra_edge.webui.validate import InvalidInput
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -52,8 +53,6 @@ _REDUCED = {
 }
 # PNG colour type → channels libpng produces (a palette expands to RGB)
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
-# SOF markers (C0–CF but DHT, JPG and DAC); C2, C6, CA, CE are progressive
-_PROGRESSIVE_SOF = (0xC2, 0xC6, 0xCA, 0xCE)
 
 
 @dataclass(frozen=True)
@@ -127,22 +126,10 @@ def read_header(data: bytes) -> Header | None:
 
 
 def _jpeg_header(data: bytes) -> Header | None:
-    i = 2
-    while i + 9 < len(data):
-        if data[i] != 0xFF:
-            i += 1
-            continue
-        marker = data[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
-            i += 1 if marker == 0xFF else 2
-            continue
-        seg_len = struct.unpack(">H", data[i + 2 : i + 4])[0]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-            comps = data[i + 9] if i + 9 < len(data) else 3
-            return Header("jpeg", w, h, progressive=marker in _PROGRESSIVE_SOF, channels=comps)
-        i += 2 + seg_len
-    return None
+    head = frame_header(data)
+    if head is None:
+        return None
+    return Header("jpeg", head.width, head.height, head.progressive, channels=head.components)
 
 
 def scan_count(data: bytes) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import bottle
 
 from affectra_edge.live import LiveItem
+from affectra_edge.types import FrameDecodeError
 from affectra_edge.webui import render
 from affectra_edge.webui.auth import LoginSession, SessionTable
 from affectra_edge.webui.deps import WebDeps
@@ -76,7 +77,11 @@ class _JpegCache:
         with self._lock:
             if self._last is not None and self._last[:2] == (item.seq, privacy):
                 return self._last[2]
-        data = render.encode(render.annotate(item.frame.image, item.result, privacy))
+        try:
+            data = render.encode(render.annotate(item.frame.image, item.result, privacy))
+        except FrameDecodeError:
+            # a JPEG whose preview decoded but whose full picture does not (rare)
+            data = _placeholder("Camera frame did not decode")
         with self._lock:
             self._last = (item.seq, privacy, data)
         return data

@@ -26,6 +26,13 @@ def test_schedule_bench_realtime_prints_cpu_per_video_second(run_bench):
     for scene in ("empty @ 15 fps", "one viewer @ 15 fps", "five viewers @ 15 fps"):
         assert scene in proc.stdout
     assert "CPU seconds per second of video" in proc.stdout
+    # the deferred run (frames decoded only when needed) sees the faces the others see
+    assert "deferred all" in proc.stdout
+    lines = proc.stdout.splitlines()
+    rows = [ln.split() for ln in lines if ln.startswith("  ") and " deferred " in ln]
+    assert len(rows) == 3
+    faces = {r[0]: r[r.index("faces") + 1].rstrip(";") for r in rows}
+    assert faces["empty"] == "0.00" and float(faces["five"]) > 0.0
 
 
 def test_schedule_bench_needs_a_mode(run_bench):
