@@ -2,7 +2,7 @@
 """Adaptive detection scheduling against every-frame processing (issue 14, items 2 and 3).
 
     bench/schedule.py --agreement [CLIP ...] [--demo-fps F] [--busy N] [--json]
-    bench/schedule.py --realtime [--seconds S] [--settle S] [--fps 15,30] [--json]
+    bench/schedule.py --realtime [--seconds S] [--settle S] [--fps 15,30] [--camera-width W] [--json]
 
 ``--agreement``: each clip (default: the shared clips) and one cycle of the demo scene are
 replayed through ``build_pipeline`` twice, ``[detector] schedule = "every_frame"`` and
@@ -21,8 +21,10 @@ in real time (the loop sleeps until each frame is due) and every frame is JPEG-d
 processed. Reported: CPU seconds the process spent (``time.process_time()``, which counts
 every thread of the process) per second of video, decode included and decode alone, for each
 schedule; and once more adaptive with the frames *deferred* as the ESP32-CAM source makes them
-(a grey preview at 1/2-1/8 size decoded on capture, the picture only when the pipeline needs
-it). Run it pinned to one core (``taskset -c 0``) on an otherwise idle machine.
+(the size from the JPEG header, a grey preview at 1/2-1/8 size for motion while nobody is
+tracked, the picture only when the pipeline needs it). ``--camera-width 1280``: the camera
+sends 1280×960 JPEGs, detection runs on the 640-px copy, crops come from the full frame. Run
+it pinned to one core (``taskset -c 0``) on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -213,9 +215,12 @@ def busy_visits(seed: int, seconds: float = 60.0) -> tuple[Visit, ...]:
     return tuple(out)
 
 
-def noisy_images(visits: tuple[Visit, ...], seconds: float, fps: float, seed: int = 0):
-    """The scene as a camera sees it: sensor noise (σ = 2 grey levels) on every frame."""
-    scene = DemoScene(640, 480, visits)
+def noisy_images(
+    visits: tuple[Visit, ...], seconds: float, fps: float, seed: int = 0, width: int = 640
+):
+    """The scene as a camera sees it (``width`` × 3/4 of it): sensor noise (σ = 2 grey
+    levels) on every frame."""
+    scene = DemoScene(width, width * 3 // 4, visits)
     rng = np.random.default_rng(seed)
     for i in range(int(seconds * fps)):
         img = scene.render(i / fps).astype(np.int16)
@@ -295,9 +300,11 @@ SCENES: dict[str, tuple[Visit, ...]] = {
 }
 
 
-def render_jpegs(visits: tuple[Visit, ...], seconds: float, fps: float) -> list[bytes]:
+def render_jpegs(
+    visits: tuple[Visit, ...], seconds: float, fps: float, width: int = 640
+) -> list[bytes]:
     out = []
-    for image in noisy_images(visits, seconds, fps, seed=14):
+    for image in noisy_images(visits, seconds, fps, seed=14, width=width):
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
         assert ok
         out.append(buf.tobytes())
@@ -309,9 +316,8 @@ def realtime_run(
 ) -> dict:
     """``settle_s``: the CPU time of the frames after this much video is also reported on its
     own (the viewers' first readings, every frame a full detection, are over by then).
-    ``deferred``: frames as the ESP32-CAM source makes them (``jpeg_frame``: a small grey
-    preview on capture, the picture decoded only when needed); its decode is then inside the
-    pipeline's time and "decode" counts only the preview."""
+    ``deferred``: frames as the ESP32-CAM source makes them (``jpeg_frame``: decoded only
+    when needed); the decoding is then inside the pipeline's time."""
     pipe = build_pipeline(config(schedule))
     # warm-up outside the measurement: model load and the first inferences
     first = cv2.imdecode(np.frombuffer(jpegs[0], np.uint8), cv2.IMREAD_COLOR)
@@ -364,7 +370,7 @@ def realtime(args: argparse.Namespace) -> dict:
     out: dict[str, dict] = {}
     for fps in args.fps:
         for scene, visits in SCENES.items():
-            jpegs = render_jpegs(visits, args.seconds, fps)
+            jpegs = render_jpegs(visits, args.seconds, fps, args.camera_width)
             runs = {s: realtime_run(jpegs, fps, s, args.settle) for s in SCHEDULES}
             runs["deferred"] = realtime_run(jpegs, fps, "adaptive", args.settle, deferred=True)
             out[f"{scene} @ {fps:g} fps"] = runs
@@ -429,6 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         help="realtime: also report the adaptive pipeline after this many seconds of video",
     )
     ap.add_argument("--fps", type=lambda s: [float(v) for v in s.split(",")], default=[15.0, 30.0])
+    ap.add_argument(
+        "--camera-width",
+        type=int,
+        default=640,
+        help="realtime: the camera's JPEG width (4:3); detection runs on a 640-px copy",
+    )
     ap.add_argument(
         "--set",
         action="append",
