@@ -106,17 +106,17 @@ class Frame:
 
     def _decoded(self) -> tuple[np.ndarray, np.ndarray | None]:
         if self._image is None:
-            assert self._decode is not None and self._lock is not None
+            assert self._lock is not None
             with self._lock:
-                if self._image is None:
-                    out = self._decode()
-                    if out is None or (out[0].shape[1], out[0].shape[0]) != self._size:
-                        raise FrameDecodeError(
-                            f"frame {self.index}: the camera's JPEG did not decode; skipped"
-                        )
+                # tried once: the compressed data (or the failure) is not kept for a retry
+                decode, self._decode = self._decode, None
+                out = decode() if decode is not None and self._image is None else None
+                if out is not None and (out[0].shape[1], out[0].shape[0]) == self._size:
                     self._full, self._image = out[1], out[0]
-                    self._decode = None  # the compressed data can go
-        assert self._image is not None
+                if self._image is None:
+                    raise FrameDecodeError(
+                        f"frame {self.index}: the camera's JPEG did not decode; skipped"
+                    )
         return self._image, self._full
 
     @property
@@ -127,16 +127,16 @@ class Frame:
     def preview(self) -> np.ndarray | None:
         """A small grey copy of the same view, decoded on first use (deferred frames only:
         None for a frame made from a picture in memory)."""
-        if self._preview is None and self._preview_decode is not None:
-            assert self._lock is not None
+        if self._preview is None and self._lock is not None:
             with self._lock:
+                decode, self._preview_decode = self._preview_decode, None
+                out = decode() if decode is not None and self._preview is None else None
+                if out is not None and out.size:
+                    self._preview = out
                 if self._preview is None:
-                    preview = self._preview_decode()
-                    if preview is None or preview.size == 0:
-                        raise FrameDecodeError(
-                            f"frame {self.index}: the camera's JPEG did not decode; skipped"
-                        )
-                    self._preview = preview
+                    raise FrameDecodeError(
+                        f"frame {self.index}: the camera's JPEG did not decode; skipped"
+                    )
         return self._preview
 
     @property

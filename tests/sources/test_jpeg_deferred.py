@@ -114,6 +114,15 @@ def test_a_picture_that_does_not_decode_in_full_is_a_clear_error_once_asked_for(
     blind = Frame.deferred(decode, (640, 480), lambda: None, 1.0, 5)
     with pytest.raises(FrameDecodeError, match="frame 5"):
         _ = blind.preview
+    # a failure is remembered: asking again (the live view after the pipeline) is the same
+    # clear error, without decoding again
+    n = len(calls)
+    for f in (frame, blind):
+        with pytest.raises(FrameDecodeError):
+            _ = f.for_classifier
+    assert len(calls) == n + 1  # blind's own picture, tried once; frame's not again
+    with pytest.raises(FrameDecodeError):
+        _ = blind.preview
     # the live view shows a placeholder instead of failing the stream
     item = type("Item", (), {"seq": 1, "frame": frame, "result": None})()
     jpeg = _JpegCache().get(item, "off")
