@@ -32,6 +32,9 @@ class Motion:
     regions: tuple[Box, ...] = ()
     #: changed frame pixels outside the ``keep`` boxes given to :meth:`MotionDetector.update`
     outside_px: float = 0.0
+    #: share of the picture's side strips (left and right, 1/40 of the width each) that
+    #: changed: where newcomers walk in
+    edge: float = 0.0
 
     def moving(self, min_area: float) -> bool:
         return self.area >= min_area
@@ -104,7 +107,7 @@ class MotionDetector:
         if self._bg is None or self._bg.shape != gray.shape:
             self._bg = gray
             # The first frame is all news: whatever is in it has not been looked at yet.
-            return Motion(1.0, (Box(0.0, 0.0, float(w), float(h)),), float(w * h))
+            return Motion(1.0, (Box(0.0, 0.0, float(w), float(h)),), float(w * h), 1.0)
         diff = cv2.absdiff(gray, self._bg)
         cv2.accumulateWeighted(gray, self._bg, self.adapt_rate)
         mask = (diff >= self.threshold).astype(np.uint8)
@@ -121,8 +124,13 @@ class MotionDetector:
                 rest[y1:y2, x1:x2] = 0
             outside = float(cv2.countNonZero(rest))
         outside_px = outside * inv * inv
+        cols = max(1, mask.shape[1] // 40)
+        edge = 0.0
+        if changed:
+            strip = np.concatenate([mask[:, :cols], mask[:, -cols:]], axis=1)
+            edge = float(cv2.countNonZero(strip)) / strip.size
         if changed == 0 or not regions:
-            return Motion(changed / mask.size, (), outside_px)
+            return Motion(changed / mask.size, (), outside_px, edge)
         # joins the speckled pixels of one moving person into one region
         grown = cv2.dilate(mask, self._kernel)
         n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
@@ -138,4 +146,4 @@ class MotionDetector:
             ),
             key=lambda b: -b.area,
         )
-        return Motion(changed / mask.size, tuple(boxes), outside_px)
+        return Motion(changed / mask.size, tuple(boxes), outside_px, edge)

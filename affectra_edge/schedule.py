@@ -8,10 +8,10 @@ Frigate's lesson: cheap motion detection decides when the detector runs.
   readings so far) every frame is a full detection, exactly as with every-frame processing: a
   visit's first seconds are where a passer-by's whole mix and a flickering face are decided.
   After that the full detector runs every ``detect_every``-th frame, at once when motion
-  appears outside every tracked person (a newcomer), while two faces are within 1.5 face
-  widths of each other (a carry could swap them), when more people are tracked than carrying
-  them costs less than one full detection (``carry_max_tracks``), and on demand when a
-  carried track is lost. In between, tracks are *carried* (:mod:`affectra_edge.detect.template`,
+  appears outside every tracked person or at either side of the picture (a newcomer), while
+  two faces are within 1.5 face widths of each other (a carry could swap them), when more
+  people are tracked than carrying them costs less than one full detection
+  (``carry_max_tracks``), and on demand when a carried track is lost. In between, tracks are *carried* (:mod:`affectra_edge.detect.template`,
   :mod:`affectra_edge.detect.region`).
 - Emotions are read only from full detections' boxes (a carried box is close, but the emotion
   model reads a crop shifted by 1-2 % of a face differently: bench/RESULTS.md), each settling
@@ -70,6 +70,7 @@ class DetectionScheduler:
         motion_area: float = 0.002,
         carry_max_tracks: int = 3,
         close: float = 1.5,
+        edge: float = 0.05,
     ):
         self.detect_every = detect_every
         self.idle_detect_s = idle_detect_s
@@ -77,6 +78,8 @@ class DetectionScheduler:
         self.motion_area = motion_area
         self.carry_max_tracks = carry_max_tracks
         self.close = close
+        #: share of the picture's side strips that must change to count as a newcomer
+        self.edge = edge
         self._last_full: float | None = None
         self._since_full = 0
 
@@ -113,6 +116,10 @@ class DetectionScheduler:
         min_px = 0.25 * min(b.area for b in tracks)
         if motion.outside_px >= min_px:
             return Decision("full", "motion outside tracks")
+        # Newcomers walk in from the sides. Next to a close, large viewer the whole side of
+        # the picture lies within that viewer's region, so motion there counts on its own.
+        if motion.edge >= self.edge:
+            return Decision("full", "motion at the edge")
         return Decision("carry", "tracks")
 
     def ran(self, step: Step, timestamp: float) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Adaptive detection scheduling against every-frame processing (issue 14, items 2 and 3).
 
-    bench/schedule.py --agreement [CLIP ...] [--demo-fps F] [--busy N] [--json]
+    bench/schedule.py --agreement [CLIP ...] [--demo-fps F] [--busy N|A-B] [--json]
     bench/schedule.py --realtime [--seconds S] [--settle S] [--fps 15,30] [--camera-width W] [--json]
 
 ``--agreement``: each clip (default: the shared clips) and one cycle of the demo scene are
@@ -233,6 +233,12 @@ def noisy_frames(visits: tuple[Visit, ...], seconds: float, fps: float):
         yield make_frame(image, 1_700_000_000.0 + i / fps, i, 640)
 
 
+def seed_range(text: str) -> list[int]:
+    """``"6"`` → seeds 1..6; ``"7-12"`` → seeds 7..12 (scenes made after the rules were set)."""
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last) + 1)) if last else list(range(1, int(first) + 1))
+
+
 def agreement(args: argparse.Namespace) -> dict:
     clips = [Path(c) for c in args.clips] or [common.DATA_DIR / "video" / c for c in SHARED_CLIPS]
     out: dict[str, dict] = {}
@@ -245,7 +251,7 @@ def agreement(args: argparse.Namespace) -> dict:
     for fps in args.demo_fps:
         runs = {s: replay(scene_frames(CYCLE_S, fps=fps), s) for s in SCHEDULES}
         out[f"demo cycle {fps:g} fps"] = compare(runs["every_frame"], runs["adaptive"])
-    for seed in range(1, args.busy + 1):
+    for seed in args.busy:
         visits = busy_visits(seed)
         runs = {s: replay(noisy_frames(visits, 60.0, 15.0), s) for s in SCHEDULES}
         out[f"busy scene {seed} (60 s, 15 fps)"] = compare(runs["every_frame"], runs["adaptive"])
@@ -422,10 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--busy",
-        type=int,
-        default=0,
-        metavar="N",
-        help="agreement: also N seeded busy scenes (60 s at 15 fps, people crossing)",
+        type=seed_range,
+        default=[],
+        metavar="N|A-B",
+        help="agreement: also seeded busy scenes (60 s at 15 fps, people crossing): seeds 1..N"
+        " or A..B",
     )
     ap.add_argument("--seconds", type=float, default=15.0, help="realtime: video per scene")
     ap.add_argument(

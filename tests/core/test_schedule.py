@@ -91,6 +91,27 @@ def test_adapt_leaves_the_background_update_would_and_later_motion_is_the_same(w
     assert a == b and a.area > 0.0  # the coat, taken in for three frames, still shows
 
 
+def test_motion_at_either_side_of_the_picture_is_measured_apart(wall):
+    rng = np.random.default_rng(4)
+    md = MotionDetector()
+    md.update(noisy(wall, rng))
+    for _ in range(3):
+        md.update(noisy(wall, rng))
+    middle = wall.copy()
+    middle[150:400, 250:350] = 30.0  # somebody in the middle: not at a side
+    m = md.update(noisy(middle, rng))
+    assert m.area > 0.01 and m.edge == 0.0
+    md = MotionDetector()
+    md.update(noisy(wall, rng))
+    for _ in range(3):
+        md.update(noisy(wall, rng))
+    walker = wall.copy()
+    walker[150:400, 0:40] = 30.0  # a coat coming in at the left edge
+    m = md.update(noisy(walker, rng))
+    # 250 of 480 rows of the left strip changed: half of one strip, a quarter of both
+    assert m.edge == pytest.approx(250 / 480 / 2, abs=0.05)
+
+
 def test_motion_outside_ignores_the_tracked_viewers_own_region(wall):
     rng = np.random.default_rng(2)
     md = MotionDetector()
@@ -163,6 +184,11 @@ def test_newcomer_motion_or_a_crowd_means_a_full_detection_now():
     assert sched.decide(0.1, STILL, [face, neighbour]).reason == "tracks close"
     assert sched.decide(0.1, STILL, [face, Box(400, 110, 40, 40)]).step == "carry"
     assert sched.decide(0.1, STILL, [face] * 4).reason == "many tracks"
+    # motion at a side of the picture: somebody walking in, even where a large viewer's
+    # region covers that side (no motion "outside" the viewers then)
+    walking_in = Motion(0.01, (Box(0, 100, 30, 200),), outside_px=0.0, edge=0.2)
+    assert sched.decide(0.1, walking_in, [face]).reason == "motion at the edge"
+    assert sched.decide(0.1, Motion(0.01, (), 0.0, edge=0.02), [face]).step == "carry"
     apart = [face, Box(300, 100, 40, 40), Box(500, 100, 40, 40)]
     assert sched.decide(0.1, STILL, apart).step == "carry"
     # a viewer still settling (first readings) is detected on every frame, as every-frame
