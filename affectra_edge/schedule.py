@@ -11,8 +11,8 @@ Frigate's lesson: cheap motion detection decides when the detector runs.
   appears outside every tracked person or at either side of the picture (a newcomer), while
   two faces are within 1.5 face widths of each other (a carry could swap them), when more
   people are tracked than carrying them costs less than one full detection
-  (``carry_max_tracks``), and on demand when a carried track is lost. In between, tracks are *carried* (:mod:`affectra_edge.detect.template`,
-  :mod:`affectra_edge.detect.region`).
+  (``carry_max_tracks``), and on demand when a carried track is lost. In between, tracks are
+  *carried* (:mod:`affectra_edge.detect.template`, :mod:`affectra_edge.detect.region`).
 - Emotions are read only from full detections' boxes (a carried box is close, but the emotion
   model reads a crop shifted by 1-2 % of a face differently: bench/RESULTS.md), each settling
   viewer on every frame, then at most ``classify_hz`` times a second; in between the last
