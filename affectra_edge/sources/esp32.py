@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from affectra_edge.config import CameraConfig
 from affectra_edge.ports import FrameSource, SourceError, SourceUnavailable
-from affectra_edge.sources.common import SourceCounters, jpeg_frame
+from affectra_edge.sources.common import SourceCounters, jpeg_frame, jpeg_header
 from affectra_edge.sources.mjpeg import (
     DEFAULT_MAX_PART_BYTES,
     MultipartParser,
@@ -171,18 +171,16 @@ class Esp32Source:
             while not self._pending:
                 self._fill()
             part = self._pending.popleft()
-            now = time.time()
-            # Decoded in full only if the pipeline or the live view needs the picture.
-            frame = jpeg_frame(
-                part.payload,
-                self.clock.map(part.timestamp, now),
-                self._index,
-                self.camera.detect_width,
-            )
-            if frame is None:
+            head = jpeg_header(part.payload)
+            if head is None:
                 self.counters.inc("corrupt")
                 logger.debug("%s: skipped a corrupt JPEG (%d bytes)", self.url, len(part.payload))
                 continue
+            # only a frame that is kept moves the device clock on
+            ts = self.clock.map(part.timestamp, time.time())
+            # Decoded in full only if the pipeline or the live view needs the picture.
+            frame = jpeg_frame(part.payload, ts, self._index, self.camera.detect_width, head)
+            assert frame is not None  # the header was checked
             self._last_frame = time.monotonic()
             self._index += 1
             return frame

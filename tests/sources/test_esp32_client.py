@@ -278,3 +278,32 @@ def test_leading_crlf_quoted_boundary_and_headers_first():
         src.close()
         server.close()
     assert abs(int(f1.image.mean()) - 50) <= 2 and abs(int(f2.image.mean()) - 150) <= 2
+
+
+def test_a_corrupt_jpeg_does_not_move_the_device_clock():
+    """A damaged part's timestamp is not taken: the next good frame keeps its own."""
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary="
+        + ESP32_BOUNDARY.encode()
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    delim = b"\r\n--" + ESP32_BOUNDARY.encode() + b"\r\n"
+    now = time.time()
+
+    def hdr(ts: float) -> bytes:
+        return f"Content-Type: image/jpeg\r\nX-Timestamp: {ts:.6f}\r\n\r\n".encode()
+
+    good = jpeg_of(120)
+    # stamped 200 s ahead (within the clock's skew, so it would be taken as epoch time)
+    body = [delim + hdr(now + 200.0) + good[: len(good) // 2], delim + hdr(now) + good, delim]
+    server = RawServer(head, body, hold_open=1.0)
+    counters = SourceCounters()
+    src = Esp32Source(esp32_camera(server.url), counters)
+    try:
+        src.open()
+        frame = src.read()
+        assert counters.corrupt == 1
+        assert abs(frame.timestamp - now) < 5.0  # not clamped to the corrupt part's stamp
+    finally:
+        src.close()
+        server.close()
