@@ -224,6 +224,14 @@ class RawServer:
         self.sock.close()
 
 
+#: the response head of an ESP32-CAM stream, for the hand-written bodies below
+MULTIPART_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary="
+    + ESP32_BOUNDARY.encode()
+    + b"\r\nConnection: close\r\n\r\n"
+)
+
+
 def jpeg_of(color: int) -> bytes:
     import cv2
 
@@ -233,11 +241,7 @@ def jpeg_of(color: int) -> bytes:
 
 def test_missing_boundary_bounds_memory_then_resyncs():
     """A part without Content-Length whose delimiter never comes is discarded at the cap."""
-    head = (
-        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary="
-        + ESP32_BOUNDARY.encode()
-        + b"\r\nConnection: close\r\n\r\n"
-    )
+    head = MULTIPART_HEAD
     delim = b"\r\n--" + ESP32_BOUNDARY.encode() + b"\r\n"
     hdr = b"Content-Type: image/jpeg\r\n\r\n"
     noise = bytes(np.random.default_rng(3).integers(0, 256, 1 << 20, dtype=np.uint8))
@@ -282,11 +286,7 @@ def test_leading_crlf_quoted_boundary_and_headers_first():
 
 def test_a_corrupt_jpeg_does_not_move_the_device_clock():
     """A damaged part's timestamp is not taken: the next good frame keeps its own."""
-    head = (
-        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace;boundary="
-        + ESP32_BOUNDARY.encode()
-        + b"\r\nConnection: close\r\n\r\n"
-    )
+    head = MULTIPART_HEAD
     delim = b"\r\n--" + ESP32_BOUNDARY.encode() + b"\r\n"
     now = time.time()
 
