@@ -9,6 +9,9 @@
     emotion name or its index). On FER2013 also both models side by side at face sizes 48,
     32, 24, 20 and 16 px (shrunk with INTER_AREA, as a distant face is), with and without
     flip test-time averaging, and a sweep of ``[classifier] threshold`` on pseudo-sessions.
+    "Through the detector" (``--framing-margins``): each face enlarged into a larger picture,
+    found by the product's default detector and cropped with ``crop_face`` at each margin,
+    against the dataset's own square: what the detector's framing costs, and which margin.
 (b) Detection: photos with dlib imglab box annotations (``--faces DIR`` holding
     ``training.xml``/``testing.xml``): recall and precision at IoU ≥ 0.5 for each BlazeFace
     setting, and for OpenCV's Haar cascade (run in the fer peer venv, which has OpenCV 4.x)
@@ -34,7 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common
 
-from affectra_edge.classify import build_classifier
+from affectra_edge.classify import CROP_MARGIN, build_classifier, crop_face
+from affectra_edge.classify.tflite import TFLiteEmotionClassifier
 from affectra_edge.config import ClassifierConfig, DetectorConfig
 from affectra_edge.detect.blazeface import BlazeFaceDetector
 from affectra_edge.sources.usb import to_bgr
@@ -292,6 +296,77 @@ def print_by_size(res: dict, sizes: list[int]) -> None:
             print(f"  {name:<9} {cells}")
 
 
+#: the face's size inside the picture the detector searches (3× its width, edges replicated)
+FRAMING_FACE_PX = 144
+
+
+def evaluate_framing(images, labels: np.ndarray, models: list[str], margins: list[float]) -> dict:
+    """Each face enlarged to ``FRAMING_FACE_PX`` (bicubic) in the middle of a picture three
+    times as wide (its edges replicated, so no frame line), found by the default detector,
+    cropped with ``crop_face`` at each margin and classified; beside it the same faces as the
+    dataset cropped them (the whole square). Only faces the detector finds are scored."""
+    det = BlazeFaceDetector.from_config(DEFAULT_DETECTOR)
+    clfs = {m: TFLiteEmotionClassifier(m, 1) for m in models}
+    f = FRAMING_FACE_PX
+    found: list[int] = []
+    rel: list[tuple[float, float, float]] = []
+    preds = {m: {"square": [], **{str(g): [] for g in margins}} for m in models}
+    for i, face in enumerate(images):
+        gray = cv2.cvtColor(to_bgr(face), cv2.COLOR_BGR2GRAY)
+        big = cv2.resize(gray, (f, f), interpolation=cv2.INTER_CUBIC)
+        picture = cv2.cvtColor(
+            cv2.copyMakeBorder(big, f, f, f, f, cv2.BORDER_REPLICATE), cv2.COLOR_GRAY2BGR
+        )
+        boxes = det.detect(picture)
+        if not boxes:
+            continue
+        box = max(boxes, key=lambda b: b.area)
+        found.append(i)
+        rel.append(((box.x - f) / f, (box.y - f) / f, box.w / f))
+        for m, clf in clfs.items():
+            square = clf.classify_crop(picture[f : 2 * f, f : 2 * f]).probs
+            preds[m]["square"].append(int(np.argmax(square)))
+            for g in margins:
+                p = clf.classify_crop(crop_face(picture, box, g)).probs
+                preds[m][str(g)].append(int(np.argmax(p)))
+    y = np.asarray(labels)[found]
+    r = np.asarray(rel).reshape(-1, 3)
+    return {
+        "faces": len(images),
+        "detected": len(found),
+        "box_in_square": {
+            k: float(np.median(r[:, j])) if len(r) else float("nan")
+            for j, k in enumerate(("x0", "y0", "w"))
+        },
+        "product_margin": CROP_MARGIN,
+        "accuracy": {
+            m: {k: float(np.mean(np.asarray(v) == y)) if len(y) else 0.0 for k, v in p.items()}
+            for m, p in preds.items()
+        },
+    }
+
+
+def print_framing(res: dict) -> None:
+    print(
+        f"\n== Through the detector: faces enlarged to {FRAMING_FACE_PX} px in a picture 3x as"
+        " wide, found by the default detector, cropped with crop_face at each margin"
+    )
+    b = res["box_in_square"]
+    print(
+        f"found {res['detected']} of {res['faces']} faces; the detector's box inside the"
+        f" dataset's square (median, fraction of its side): left {b['x0']:.3f},"
+        f" top {b['y0']:.3f}, width {b['w']:.3f}"
+    )
+    for model, acc in res["accuracy"].items():
+        cells = "  ".join(
+            f"{'margin ' + k + ('*' if float(k) == res['product_margin'] else '')} {v * 100:.1f} %"
+            for k, v in acc.items()
+            if k != "square"
+        )
+        print(f"{model:<9} dataset square {acc['square'] * 100:.1f} %  {cells}")
+    print("(* the product's crop margin; accuracy over the faces found)")
+
+
 def print_sweep(sweep: dict, model: str) -> None:
     print(
         f"\n== [classifier] threshold on pseudo-sessions ({model}, faces of mixed sizes 16-48 px)"
@@ -435,6 +510,11 @@ def main(argv: list[str] | None = None) -> int:
         default="48,32,24,20,16",
         help="FER2013 only: face sizes for the side-by-side table ('' = skip)",
     )
+    ap.add_argument(
+        "--framing-margins",
+        default="0,0.05,0.1,0.15,0.2",
+        help="crop margins for 'Through the detector' ('' = skip)",
+    )
     ap.add_argument("--no-tta", action="store_true", help="skip the flip test-time averaging")
     ap.add_argument("--limit", type=int, default=0, help="evaluate only the first N faces")
     ap.add_argument("--no-emotion", action="store_true")
@@ -463,6 +543,12 @@ def main(argv: list[str] | None = None) -> int:
             out["emotion"]["source"] = source
             if not args.json:
                 print_emotion(out["emotion"], source)
+            margins = [float(v) for v in args.framing_margins.split(",") if v.strip()]
+            if margins and args.backend == "tflite":
+                models = [args.model] if args.folder else ["affectra", "fer"]
+                out["framing"] = evaluate_framing(images, labels, models, margins)
+                if not args.json:
+                    print_framing(out["framing"])
             sizes = [int(v) for v in args.sizes.split(",") if v.strip()]
             if sizes and not args.folder and args.backend == "tflite":
                 models = ["affectra", "fer"]

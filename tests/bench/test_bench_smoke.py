@@ -74,6 +74,26 @@ def test_match_detections_handles_ignore_and_duplicates():
     assert common.match_detections([], gts) == (0, 0, 1)
 
 
+def test_accuracy_through_the_detector_scores_each_margin(emotion_folder, run_bench):
+    proc = run_bench(
+        "accuracy.py", "--folder", str(emotion_folder), "--no-detection", "--json",
+        "--framing-margins", "0.05,0.1,0.2",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    fr = _last_json(proc.stdout)["framing"]
+    assert fr["faces"] == 6
+    # the astronaut's face, enlarged in a plain picture, is found by the real detector
+    assert fr["detected"] >= 1
+    # the detector's box sits inside the crop the face was given (brows to chin)
+    assert 0.0 <= fr["box_in_square"]["x0"] < 0.5 and 0.3 < fr["box_in_square"]["w"] <= 1.2
+    acc = fr["accuracy"]["affectra"]
+    assert set(acc) == {"square", "0.05", "0.1", "0.2"}
+    n = fr["detected"]
+    # each accuracy is a whole number of the faces found
+    assert all(abs(v * n - round(v * n)) < 1e-9 for v in acc.values())
+    assert fr["product_margin"] == 0.1
+
+
 def test_accuracy_on_fer2013_is_near_the_known_figure(shared_data, run_bench):
     npz = shared_data / "fer2013" / "publictest.npz"
     if not npz.exists():
@@ -84,7 +104,7 @@ def test_accuracy_on_fer2013_is_near_the_known_figure(shared_data, run_bench):
     for model, floor in (("affectra", 0.60), ("fer", 0.63)):
         proc = run_bench(
             "accuracy.py", "--fer2013", str(npz), "--no-detection", "--json", "--sizes", "",
-            "--model", model,
+            "--framing-margins", "", "--model", model,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         emo = _last_json(proc.stdout)["emotion"]
