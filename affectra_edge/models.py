@@ -55,7 +55,7 @@ MODELS: dict[str, ModelFile] = {
             "emotion_affectra",
             OWN,
             "affectra_edge/data/emotion_affectra_int8.tflite",
-            "56fab9f81e13cbac72f56c78fb47dd99ee4c7f45a123260b8da645da3d95795f",
+            "dfc79e6556ffd18bedf2481aa6c9c5e2f44f12220f0f48e1a8eea2554c6d5807",
             "7-class emotion model (Affectra, low-resolution robust, int8 TFLite)",
         ),
         ModelFile(
