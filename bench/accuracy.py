@@ -9,6 +9,9 @@
     emotion name or its index). On FER2013 also both models side by side at face sizes 48,
     32, 24, 20 and 16 px (shrunk with INTER_AREA, as a distant face is), with and without
     flip test-time averaging, and a sweep of ``[classifier] threshold`` on pseudo-sessions.
+    FER2013 shares faces between its splits: with ``--train`` (default: the shared
+    ``train.npz``) the table also scores only the test faces whose pixels appear nowhere in
+    the training split, the figure a held-out set can be expected to confirm.
     "Through the detector" (``--framing-margins``): each face enlarged into a larger picture,
     found by the product's default detector and cropped with ``crop_face`` at each margin,
     against the dataset's own square: what the detector's framing costs, and which margin.
@@ -68,6 +71,14 @@ def load_fer2013(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if x.ndim != 3 or len(x) != len(y):
         raise SystemExit(f"{path}: expected x (N, H, W) and y (N,), got {x.shape} and {y.shape}")
     return x, y
+
+
+def unseen_in(images: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """True for each image whose pixels are not those of any training image (exact match)."""
+    if images.shape[1:] != train.shape[1:]:
+        return np.ones(len(images), dtype=bool)
+    known = {face.tobytes() for face in train}
+    return np.array([face.tobytes() not in known for face in images], dtype=bool)
 
 
 def load_folder(root: Path) -> tuple[list[np.ndarray], np.ndarray]:
@@ -246,8 +257,11 @@ def print_emotion(res: dict, source: str) -> None:
         print(f"{name:<9}" + " ".join(f"{v:>7d}" for v in row))
 
 
-def evaluate_by_size(images, labels, models: list[str], sizes: list[int], tta: bool) -> dict:
-    """Every model at every face size, without and (``tta``) with flip averaging."""
+def evaluate_by_size(
+    images, labels, models: list[str], sizes: list[int], tta: bool, unseen: np.ndarray | None
+) -> dict:
+    """Every model at every face size, without and (``tta``) with flip averaging; with
+    ``unseen`` (a mask) also on those faces alone."""
     out: dict = {}
     for model in models:
         out[model] = {}
@@ -255,6 +269,9 @@ def evaluate_by_size(images, labels, models: list[str], sizes: list[int], tta: b
             faces = at_face_size(images, px)
             probs, times = classify_all(faces, "tflite", model, tta=False)
             row = score(probs, labels, times)
+            if unseen is not None:
+                u = score(probs[unseen], labels[unseen])
+                row["unseen"] = {k: u[k] for k in ("faces", "accuracy", "macro_f1", "ece")}
             if tta:
                 tprobs, ttimes = classify_all(faces, "tflite", model, tta=True)
                 t = score(tprobs, labels, ttimes)
@@ -273,6 +290,10 @@ def print_by_size(res: dict, sizes: list[int]) -> None:
             (
                 "  + flip TTA %",
                 lambda r: r["tta"]["accuracy"] * 100 if "tta" in r else float("nan"),
+            ),
+            (
+                "  not in Train %",
+                lambda r: r["unseen"]["accuracy"] * 100 if "unseen" in r else float("nan"),
             ),
             ("macro F1", lambda r: r["macro_f1"]),
             ("ECE", lambda r: r["ece"]),
@@ -497,6 +518,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--fer2013", type=Path, help="FER2013 .npz with x (N,48,48) and y")
     ap.add_argument("--folder", type=Path, help="folder laid out <label>/*.png")
+    ap.add_argument(
+        "--train",
+        type=Path,
+        help="FER2013 training .npz: also score the test faces not in it (default: the shared one)",
+    )
     ap.add_argument("--faces", type=Path, help="folder with dlib imglab training/testing.xml")
     ap.add_argument("--backend", default="tflite", choices=["tflite", "deepface"])
     ap.add_argument(
@@ -552,8 +578,20 @@ def main(argv: list[str] | None = None) -> int:
             sizes = [int(v) for v in args.sizes.split(",") if v.strip()]
             if sizes and not args.folder and args.backend == "tflite":
                 models = ["affectra", "fer"]
+                unseen = None
+                train = args.train or common.DATA_DIR / "fer2013" / "train.npz"
+                if train.exists():
+                    unseen = unseen_in(images, load_fer2013(train)[0])
+                    out["not_in_train"] = {"train": str(train), "faces": int(unseen.sum())}
+                    if not args.json:
+                        print(
+                            f"\n{int(unseen.sum())} of {len(unseen)} test faces are not in"
+                            f" {train} (the rest appear there pixel for pixel)"
+                        )
+                elif args.train:
+                    raise SystemExit(f"--train {train}: not found")
                 out["emotion_by_size"] = evaluate_by_size(
-                    images, labels, models, sizes, tta=not args.no_tta
+                    images, labels, models, sizes, tta=not args.no_tta, unseen=unseen
                 )
                 out["threshold_sweep"] = {}
                 mixed = [

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
+from affectra_edge.classify.tflite import TFLiteEmotionClassifier
 from affectra_edge.types import EMOTIONS
 from bench import _common as common
 
@@ -92,6 +94,44 @@ def test_accuracy_through_the_detector_scores_each_margin(emotion_folder, run_be
     # each accuracy is a whole number of the faces found
     assert all(abs(v * n - round(v * n)) < 1e-9 for v in acc.values())
     assert fr["product_margin"] == 0.1
+
+
+def test_accuracy_scores_the_test_faces_not_in_the_training_split(face_crop, tmp_path, run_bench):
+    gray = cv2.resize(cv2.cvtColor(face_crop, cv2.COLOR_BGR2GRAY), (48, 48))
+    rng = np.random.default_rng(3)
+    faces = np.stack(
+        [np.clip(gray + rng.normal(0, 6, gray.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+    )
+    labels = np.array([3, 3, 6, 6, 0, 0, 3, 6])
+    np.savez(tmp_path / "test.npz", x=faces, y=labels)
+    # three of the test faces are in the training split pixel for pixel, one differs by one
+    # grey level (not the same face), the rest are new
+    near = faces[3].copy()
+    near[0, 0] ^= 1
+    train = np.concatenate([faces[[0, 2, 5]], near[None], rng.integers(0, 256, (4, 48, 48))])
+    np.savez(tmp_path / "train.npz", x=train.astype(np.uint8), y=np.zeros(len(train), np.int8))
+    proc = run_bench(
+        "accuracy.py", "--fer2013", str(tmp_path / "test.npz"), "--train",
+        str(tmp_path / "train.npz"), "--sizes", "48,16", "--no-tta", "--framing-margins", "",
+        "--no-detection", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = _last_json(proc.stdout)
+    assert out["not_in_train"]["faces"] == 5
+    for model in ("affectra", "fer"):
+        for px in ("48", "16"):
+            row = out["emotion_by_size"][model][px]
+            assert row["faces"] == 8 and row["unseen"]["faces"] == 5
+    # the unseen score is the real classifier's on faces 1, 3, 4, 6 and 7 alone
+    for model in ("affectra", "fer"):
+        clf = TFLiteEmotionClassifier(model, 1)
+        for px in (48, 16):
+            right = 0
+            for i in (1, 3, 4, 6, 7):
+                small = cv2.resize(faces[i], (px, px), interpolation=cv2.INTER_AREA)
+                right += int(np.argmax(clf.classify_crop(small).probs)) == labels[i]
+            unseen = out["emotion_by_size"][model][str(px)]["unseen"]
+            assert unseen["accuracy"] * 5 == pytest.approx(right)
 
 
 def test_accuracy_on_fer2013_is_near_the_known_figure(shared_data, run_bench):
