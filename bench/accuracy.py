@@ -548,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-haar", action="store_true", help="skip the OpenCV Haar baseline")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
+    if args.train and not args.train.is_file():
+        ap.error(f"--train {args.train}: not a file")
 
     out: dict = {"machine": common.machine_info()}
     if not args.no_emotion:
@@ -588,8 +590,6 @@ def main(argv: list[str] | None = None) -> int:
                             f"\n{int(unseen.sum())} of {len(unseen)} test faces are not in"
                             f" {train} (the rest appear there pixel for pixel)"
                         )
-                elif args.train:
-                    raise SystemExit(f"--train {train}: not found")
                 out["emotion_by_size"] = evaluate_by_size(
                     images, labels, models, sizes, tta=not args.no_tta, unseen=unseen
                 )

@@ -132,6 +132,12 @@ def test_accuracy_scores_the_test_faces_not_in_the_training_split(face_crop, tmp
                 right += int(np.argmax(clf.classify_crop(small).probs)) == labels[i]
             unseen = out["emotion_by_size"][model][str(px)]["unseen"]
             assert unseen["accuracy"] * 5 == pytest.approx(right)
+    # a training split that is not there is said at once, before any face is classified
+    missing = tmp_path / "no-such-train.npz"
+    proc = run_bench(
+        "accuracy.py", "--fer2013", str(tmp_path / "test.npz"), "--train", str(missing)
+    )
+    assert proc.returncode == 2 and f"--train {missing}: not a file" in proc.stderr
 
 
 def test_accuracy_on_fer2013_is_near_the_known_figure(shared_data, run_bench):
